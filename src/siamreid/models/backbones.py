@@ -1,0 +1,172 @@
+"""Backbones by name from timm: name checks, pretrained or local weights, data configuration."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import timm
+import torch
+from torch import nn
+
+from siamreid.errors import BackboneError, PretrainedWeightsError
+
+__all__ = ["BackboneDataConfig", "backbone_data_config", "create_backbone", "similar_model_names"]
+
+_HUB_PROBE_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True)
+class BackboneDataConfig:
+    """Input statistics a backbone was trained with, from its timm ``pretrained_cfg``.
+
+    Attributes:
+        mean: Per-channel RGB mean.
+        std: Per-channel RGB standard deviation.
+        interpolation: Resize interpolation (``"bicubic"``, ``"bilinear"``, ...).
+    """
+
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    interpolation: str
+
+
+def similar_model_names(name: str, limit: int = 5) -> list[str]:
+    """timm model names close to ``name``, best first (for "did you mean" messages)."""
+    candidates = timm.list_models()
+    return difflib.get_close_matches(name, candidates, n=limit, cutoff=0.6)
+
+
+def _check_name(name: str) -> None:
+    if name.startswith("hf-hub:") or timm.is_model(name):
+        return
+    close = similar_model_names(name.split(".")[0])
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise BackboneError(
+        f"Unknown backbone {name!r}: timm has no model of that name.{hint} "
+        "List the names with timm.list_models('*pattern*')."
+    )
+
+
+def _hub_reachable() -> bool:
+    """Whether the Hugging Face hub answers a TCP connection within a few seconds."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        with socket.create_connection((host, 443), timeout=_HUB_PROBE_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
+def _weights_cached(name: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(name)
+    hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+    if not hub_id:
+        return False
+    for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
+        if isinstance(try_to_load_from_cache(hub_id, filename), str):
+            return True
+    return False
+
+
+def _offline_error(name: str) -> PretrainedWeightsError:
+    return PretrainedWeightsError(
+        f"Cannot download the pretrained weights of {name!r}: the Hugging Face hub is not "
+        "reachable and the weights are not in the local cache. Either pass a local checkpoint, "
+        f"e.g. SiameseEmbedder({name!r}, weights='path/to/{name}.safetensors') "
+        "(an ImageNet checkpoint timm can read: .safetensors, .pth or .bin), or train from "
+        "scratch with pretrained=False."
+    )
+
+
+def create_backbone(
+    name: str,
+    *,
+    pretrained: bool = False,
+    weights: str | os.PathLike[str] | None = None,
+    drop_path_rate: float | None = None,
+) -> nn.Module:
+    """Create a timm backbone that returns pooled features (``num_classes=0``).
+
+    Args:
+        name: Any timm model name (``timm.list_models()``), with an optional pretrained tag.
+        pretrained: Load timm's pretrained weights from the Hugging Face hub (or its cache).
+        weights: A local weights file; implies pretrained weights and outranks the hub.
+        drop_path_rate: Stochastic depth rate, for backbones that support it.
+
+    Returns:
+        The backbone; ``backbone.num_features`` is its feature width.
+
+    Raises:
+        BackboneError: Unknown model name.
+        PretrainedWeightsError: Weights unreachable offline, or the local file is missing or
+            does not fit the architecture.
+
+    Example:
+        >>> net = create_backbone("resnet18", pretrained=False)
+        >>> net.num_features
+        512
+    """
+    _check_name(name)
+    kwargs: dict[str, object] = {"num_classes": 0}
+    if drop_path_rate is not None:
+        kwargs["drop_path_rate"] = drop_path_rate
+    if weights is not None:
+        path = Path(weights)
+        if not path.is_file():
+            raise PretrainedWeightsError(
+                f"Weights file {str(path)!r} for backbone {name!r} does not exist. Pass the path "
+                "of a timm checkpoint (.safetensors, .pth or .bin) or weights=None."
+            )
+        try:
+            return timm.create_model(
+                name, pretrained=True, pretrained_cfg_overlay={"file": str(path)}, **kwargs
+            )
+        except (RuntimeError, KeyError, ValueError, OSError) as err:
+            raise PretrainedWeightsError(
+                f"Weights file {str(path)!r} does not fit backbone {name!r}: {err}. Check that "
+                "the file holds this architecture's ImageNet state dict."
+            ) from err
+    offline = not name.startswith("hf-hub:") and not _weights_cached(name) and not _hub_reachable()
+    if pretrained and offline:
+        raise _offline_error(name)
+    try:
+        return timm.create_model(name, pretrained=pretrained, **kwargs)
+    except OSError as err:  # huggingface_hub raises OSError subclasses when offline
+        raise _offline_error(name) from err
+
+
+def backbone_data_config(backbone: nn.Module) -> BackboneDataConfig:
+    """Mean, std and interpolation from the backbone's timm pretrained configuration."""
+    cfg = timm.data.resolve_model_data_config(backbone)
+    mean = tuple(float(v) for v in cfg["mean"])
+    std = tuple(float(v) for v in cfg["std"])
+    if len(mean) != 3 or len(std) != 3:
+        raise BackboneError(
+            f"Backbone expects {len(mean)} input channels; siamreid embeds RGB images (3 channels)."
+        )
+    return BackboneDataConfig(
+        mean=(mean[0], mean[1], mean[2]),
+        std=(std[0], std[1], std[2]),
+        interpolation=str(cfg.get("interpolation", "bicubic")),
+    )
+
+
+def feature_width(backbone: nn.Module) -> int:
+    """The pooled feature width of a timm backbone."""
+    width = getattr(backbone, "num_features", None)
+    if isinstance(width, int):
+        return width
+    with torch.no_grad():  # non-timm modules: measure it
+        return int(backbone(torch.zeros(1, 3, 64, 32)).shape[-1])

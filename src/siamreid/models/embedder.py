@@ -1,0 +1,254 @@
+"""SiameseEmbedder: one shared timm backbone and an embedding head."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from typing import Any, TypeAlias, overload
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from siamreid.data.images import load_image
+from siamreid.data.transforms import TransformConfig, build_eval_transform
+from siamreid.errors import ConfigError
+from siamreid.models.backbones import (
+    BackboneDataConfig,
+    backbone_data_config,
+    create_backbone,
+    feature_width,
+)
+from siamreid.models.heads import BNNeckHead, HeadOutput
+
+__all__ = ["ImageInput", "ModelConfig", "SiameseEmbedder"]
+
+ImageLike: TypeAlias = "str | os.PathLike[str] | Image.Image | np.ndarray[Any, Any]"
+ImageInput: TypeAlias = "torch.Tensor | ImageLike | Sequence[ImageLike]"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """How to build a :class:`SiameseEmbedder`.
+
+    Attributes:
+        backbone: timm model name.
+        embedding_dim: Embedding width.
+        pretrained: Start from timm's ImageNet weights (downloaded from the Hugging Face hub).
+        weights: Local ImageNet weights file for the backbone; outranks the hub.
+        num_classes: Width of the identity classifier on the BNNeck (0: none).
+        input_size: ``(height, width)`` of the network input.
+        normalize: L2-normalise embeddings, so Euclidean distance ranks like cosine.
+        drop_path_rate: Stochastic depth for backbones that support it.
+    """
+
+    backbone: str = "efficientnet_b0"
+    embedding_dim: int = 512
+    pretrained: bool = True
+    weights: str | None = None
+    num_classes: int = 0
+    input_size: tuple[int, int] = (256, 128)
+    normalize: bool = True
+    drop_path_rate: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.backbone:
+            raise ConfigError("ModelConfig.backbone is empty: give a timm model name.")
+        if self.embedding_dim <= 0:
+            raise ConfigError(f"ModelConfig.embedding_dim must be > 0, got {self.embedding_dim}.")
+        if self.num_classes < 0:
+            raise ConfigError(f"ModelConfig.num_classes must be >= 0, got {self.num_classes}.")
+        size = tuple(self.input_size)
+        if len(size) != 2 or min(size) < 16:
+            raise ConfigError(
+                "ModelConfig.input_size must be (height, width), each >= 16; "
+                f"got {self.input_size}."
+            )
+        object.__setattr__(self, "input_size", (int(size[0]), int(size[1])))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready fields."""
+        out = asdict(self)
+        out["input_size"] = list(self.input_size)
+        return out
+
+
+class SiameseEmbedder(nn.Module):
+    """A Siamese network: every input goes through the same backbone and head.
+
+    Args:
+        backbone: Any timm model name; unknown names raise with close matches.
+        embedding_dim: Embedding width.
+        pretrained: Load timm's ImageNet weights (offline: pass ``weights=`` or ``False``).
+        weights: Local ImageNet weights file for the backbone.
+        num_classes: Identity classifier width for an identity loss (0: no classifier).
+        input_size: ``(height, width)`` the eval transform resizes images to.
+        normalize: L2-normalise the embeddings.
+        drop_path_rate: Stochastic depth rate, for backbones that support it.
+
+    Example:
+        >>> model = SiameseEmbedder("resnet18", embedding_dim=128, pretrained=False)
+        >>> model.embed(torch.zeros(2, 3, 256, 128)).shape
+        torch.Size([2, 128])
+    """
+
+    def __init__(
+        self,
+        backbone: str = "efficientnet_b0",
+        embedding_dim: int = 512,
+        *,
+        pretrained: bool = True,
+        weights: str | os.PathLike[str] | None = None,
+        num_classes: int = 0,
+        input_size: tuple[int, int] = (256, 128),
+        normalize: bool = True,
+        drop_path_rate: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = ModelConfig(
+            backbone=backbone,
+            embedding_dim=embedding_dim,
+            pretrained=pretrained,
+            weights=None if weights is None else str(weights),
+            num_classes=num_classes,
+            input_size=input_size,
+            normalize=normalize,
+            drop_path_rate=drop_path_rate,
+        )
+        self.backbone = create_backbone(
+            backbone, pretrained=pretrained, weights=weights, drop_path_rate=drop_path_rate
+        )
+        self.head = BNNeckHead(feature_width(self.backbone), embedding_dim, num_classes, normalize)
+        self.data_config: BackboneDataConfig = backbone_data_config(self.backbone)
+        self.eval_transform = build_eval_transform(
+            TransformConfig(height=input_size[0], width=input_size[1]),
+            mean=self.data_config.mean,
+            std=self.data_config.std,
+            interpolation=self.data_config.interpolation,
+        )
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, **overrides: Any) -> SiameseEmbedder:
+        """Build a model from a :class:`ModelConfig` (fields may be overridden by keyword)."""
+        cfg = replace(config, **overrides) if overrides else config
+        return cls(
+            cfg.backbone,
+            cfg.embedding_dim,
+            pretrained=cfg.pretrained,
+            weights=cfg.weights,
+            num_classes=cfg.num_classes,
+            input_size=cfg.input_size,
+            normalize=cfg.normalize,
+            drop_path_rate=cfg.drop_path_rate,
+        )
+
+    @property
+    def embedding_dim(self) -> int:
+        """Width of the embeddings."""
+        return self.config.embedding_dim
+
+    @property
+    def backbone_name(self) -> str:
+        """The timm name of the backbone."""
+        return self.config.backbone
+
+    def forward_train(self, images: torch.Tensor) -> HeadOutput:
+        """Features, embeddings and logits for a preprocessed batch (what losses consume)."""
+        return self.head(self.backbone(images))  # type: ignore[no-any-return]
+
+    @overload
+    def forward(self, images: torch.Tensor) -> torch.Tensor: ...
+
+    @overload
+    def forward(
+        self, images: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]: ...
+
+    def forward(
+        self,
+        images: torch.Tensor,
+        positive: torch.Tensor | None = None,
+        negative: torch.Tensor | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Embed one batch, or an (anchor, positive, negative) triple through the same weights."""
+        if positive is None and negative is None:
+            return self.forward_train(images).embeddings
+        if positive is None or negative is None:
+            raise ValueError("forward takes one batch, or anchor, positive and negative together.")
+        n_a, n_p = len(images), len(positive)
+        out = self.forward_train(torch.cat([images, positive, negative])).embeddings
+        return out[:n_a], out[n_a : n_a + n_p], out[n_a + n_p :]
+
+    def preprocess(self, images: ImageInput) -> torch.Tensor:
+        """Eval-transform paths, PIL images or uint8 arrays into a batch; tensors pass through."""
+        if isinstance(images, torch.Tensor):
+            return images.unsqueeze(0) if images.dim() == 3 else images
+        items = _as_list(images)
+        return torch.stack([self.eval_transform(load_image(item)) for item in items])
+
+    @torch.inference_mode()
+    def embed(
+        self, images: ImageInput, *, batch_size: int = 64, flip: bool = False
+    ) -> torch.Tensor:
+        """Embeddings for images, in eval mode, batched; returns float32 ``[N, D]`` on CPU.
+
+        Args:
+            images: Image paths, PIL images, uint8 HWC arrays (one or a sequence), or an
+                already preprocessed ``[N, 3, H, W]`` tensor.
+            batch_size: Images per forward pass.
+            flip: Average the embeddings of each image and its horizontal mirror.
+
+        Example:
+            >>> feats = model.embed(["a.jpg", "b.jpg"])  # doctest: +SKIP
+        """
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be > 0, got {batch_size}.")
+        device = next(self.parameters()).device
+        outputs: list[torch.Tensor] = []
+        with _eval_mode(self):
+            for chunk in _chunks(images, batch_size):
+                batch = self.preprocess(chunk).to(device, non_blocking=True)
+                outputs.append(self._embed_batch(batch, flip).float().cpu())
+        if not outputs:
+            return torch.empty(0, self.embedding_dim)
+        return torch.cat(outputs)
+
+    def _embed_batch(self, batch: torch.Tensor, flip: bool) -> torch.Tensor:
+        if not flip:
+            return self(batch)
+        neck = self._neck(batch) + self._neck(batch.flip(-1))
+        return nn.functional.normalize(neck, dim=1) if self.config.normalize else neck / 2
+
+    def _neck(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.head.bn(self.head.proj(self.backbone(batch)))  # type: ignore[no-any-return]
+
+
+def _as_list(images: ImageInput) -> list[ImageLike]:
+    if isinstance(images, (str, os.PathLike, Image.Image)):
+        return [images]
+    if isinstance(images, np.ndarray):
+        return [images] if images.ndim == 3 else list(images)
+    return list(images)  # type: ignore[arg-type]
+
+
+def _chunks(images: ImageInput, size: int) -> Iterator[ImageInput]:
+    if isinstance(images, torch.Tensor):
+        batch = images.unsqueeze(0) if images.dim() == 3 else images
+        yield from batch.split(size)
+        return
+    items = _as_list(images)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@contextmanager
+def _eval_mode(module: nn.Module) -> Iterator[None]:
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)

@@ -1,0 +1,63 @@
+"""Backbones by name: unknown names, local weights files, offline failure."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+from safetensors.torch import save_file
+
+from siamreid.errors import BackboneError, PretrainedWeightsError
+from siamreid.models import backbones
+from siamreid.models.backbones import backbone_data_config, create_backbone
+
+
+def test_unknown_name_suggests_close_matches() -> None:
+    with pytest.raises(BackboneError, match=r"efficientnet_b0"):
+        create_backbone("efficientnet_bo")
+
+
+def test_pooled_features_and_data_config() -> None:
+    net = create_backbone("test_efficientnet")
+    out = net(torch.zeros(2, 3, 64, 32))
+    assert out.shape == (2, net.num_features)
+    cfg = backbone_data_config(net)
+    assert cfg.mean == pytest.approx(net.pretrained_cfg["mean"])
+    assert cfg.interpolation == net.pretrained_cfg["interpolation"]
+
+
+def test_local_weights_file_is_loaded(tmp_path: Path) -> None:
+    source = timm.create_model("test_efficientnet", pretrained=False)  # with its classifier
+    torch.nn.init.normal_(source.conv_stem.weight)
+    path = tmp_path / "test_efficientnet.safetensors"
+    save_file({k: v.contiguous() for k, v in source.state_dict().items()}, str(path))
+    net = create_backbone("test_efficientnet", weights=path)
+    torch.testing.assert_close(net.conv_stem.weight, source.conv_stem.weight)
+    assert net.num_classes == 0
+
+
+def test_missing_or_foreign_weights_file(tmp_path: Path) -> None:
+    with pytest.raises(PretrainedWeightsError, match="does not exist"):
+        create_backbone("test_efficientnet", weights=tmp_path / "nope.safetensors")
+    other = timm.create_model("resnet18", pretrained=False)
+    path = tmp_path / "resnet18.safetensors"
+    save_file({k: v.contiguous() for k, v in other.state_dict().items()}, str(path))
+    with pytest.raises(PretrainedWeightsError, match="does not fit"):
+        create_backbone("test_efficientnet", weights=path)
+
+
+def test_offline_pretrained_fails_fast_with_both_ways_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(backbones, "_weights_cached", lambda name: False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    start = time.monotonic()
+    with pytest.raises(PretrainedWeightsError) as info:
+        create_backbone("test_efficientnet", pretrained=True)
+    assert time.monotonic() - start < 10  # no retry loop against an unreachable hub
+    message = str(info.value)
+    assert "weights=" in message
+    assert "pretrained=False" in message
+    assert "test_efficientnet" in message
