@@ -1,0 +1,65 @@
+"""``siamreid export``: a saved model as an ONNX file, checked in onnxruntime."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from siamreid.cli._common import CHECKPOINT_HELP
+from siamreid.export import to_onnx, verify_onnx
+from siamreid.models.serialization import load_pretrained
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``export`` sub-command."""
+    parser = subparsers.add_parser(
+        "export",
+        help="export a saved model to ONNX",
+        description="Export a saved model to ONNX: input 'images' (N x 3 x H x W float32, "
+        "resized and normalised with the mean/std stored in the file's metadata), output "
+        "'embeddings' (N x D). The file is run in onnxruntime on batches of 1 and 7 and "
+        "compared with PyTorch. Needs: pip install 'siamreid[onnx]'.",
+    )
+    parser.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
+    parser.add_argument("--onnx", required=True, metavar="FILE", help="output .onnx file")
+    parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default: 18)")
+    parser.add_argument(
+        "--static-batch",
+        type=int,
+        metavar="N",
+        help="fix the batch size to N (default: any batch size)",
+    )
+    parser.add_argument(
+        "--exporter",
+        choices=("dynamo", "torchscript"),
+        default="dynamo",
+        help="torch.export-based exporter (default) or the legacy TorchScript tracer",
+    )
+    parser.add_argument(
+        "--atol", type=float, default=1e-4, help="largest difference accepted (default: 1e-4)"
+    )
+    parser.add_argument("--no-verify", action="store_true", help="skip the onnxruntime comparison")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load, export, verify, print."""
+    model = load_pretrained(args.checkpoint)
+    dynamic = args.static_batch is None
+    path = to_onnx(
+        model,
+        args.onnx,
+        opset=args.opset,
+        dynamic_batch=dynamic,
+        batch_size=1 if dynamic else args.static_batch,
+        exporter=args.exporter,
+        verify=False,
+    )
+    size_mb = Path(path).stat().st_size / 2**20
+    print(f"wrote {path} ({size_mb:.1f} MiB, opset {args.opset}, {args.exporter} exporter)")
+    if not args.no_verify:
+        sizes = (1, 7) if dynamic else (args.static_batch,)
+        worst = verify_onnx(path, model, batch_sizes=sizes, atol=args.atol)
+        print(f"onnxruntime matches PyTorch on batches {sizes}: max abs difference {worst:.1e}")
+    return 0

@@ -1,0 +1,114 @@
+"""``siamreid search``: the nearest gallery people of query images, as a table (and a plot)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from siamreid.cli._common import (
+    add_embedding_options,
+    embed_paths,
+    identities,
+    list_images,
+    load_model,
+)
+from siamreid.cli.index import MODEL_FOLDER, NAMES_FILE
+from siamreid.errors import ConfigError
+from siamreid.retrieval import Retriever, SearchResult
+
+_HEADER = f"  {'rank':>4}  {'person':<12} {'camera':>6}  {'distance':>8}  path"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``search`` sub-command."""
+    parser = subparsers.add_parser(
+        "search",
+        help="find the nearest gallery people of query images",
+        description="Embed QUERY (an image or a folder of images) with the index's model and "
+        "print, for each image, its K nearest gallery images: rank, person id, camera, "
+        "distance and path.",
+    )
+    parser.add_argument("--index", required=True, help="index folder from 'siamreid index build'")
+    parser.add_argument("query", metavar="QUERY", help="a query image or a folder of them")
+    parser.add_argument("--k", type=int, default=10, help="matches per query (default: 10)")
+    parser.add_argument(
+        "--checkpoint", help="model to embed queries with (default: the index's own copy)"
+    )
+    parser.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="draw the first queries and their matches, green where the person is the "
+        "query's (query ids from Market-1501 names or <person>/ sub-folders)",
+    )
+    parser.add_argument(
+        "--plot-queries", type=int, default=8, help="queries drawn in --plot (default: 8)"
+    )
+    add_embedding_options(parser, flip=False)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the index and its model, search, print (and plot)."""
+    index = Path(args.index)
+    model = load_model(args.checkpoint or str(index / MODEL_FOLDER), args.device)
+    retriever = Retriever.load(index, embedder=model)
+    names = _names(index)
+    root = Path(args.query)
+    paths = list_images(root, "QUERY")
+    drawn = paths[: max(args.plot_queries, 0)] if args.plot else []
+    # identities first: a query without one fails before the embedding work
+    label_root = root if root.is_dir() else root.parent.parent
+    drawn_ids = identities(drawn, label_root, names or {}).ids
+    queries = embed_paths(
+        model, paths, batch_size=args.batch_size, workers=args.workers, desc="query"
+    )
+    result = retriever.search(queries, k=args.k)
+    for row, path in enumerate(paths):
+        print(_table(path, result, row, names))
+    if args.plot:
+        _plot(args.plot, drawn, drawn_ids, result, args.index)
+    return 0
+
+
+def _names(index: Path) -> dict[int, str] | None:
+    path = index / NAMES_FILE
+    if not path.is_file():
+        return None
+    return {int(k): str(v) for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
+
+
+def _table(query: Path, result: SearchResult, row: int, names: dict[int, str] | None) -> str:
+    lines = [
+        f"query {query}",
+        f"  {'rank':>4}  {'person':<12} {'camera':>6}  {'distance':>8}  path",
+    ]
+    camids = result.camids
+    for col in range(result.k):
+        pid = int(result.ids[row, col])
+        person = names.get(pid, str(pid)) if names else str(pid)
+        camera = "-" if camids is None else f"c{int(camids[row, col]) + 1}"
+        path = result.paths[row][col] if result.paths else "-"
+        lines.append(
+            f"  {col + 1:>4}  {person:<12} {camera:>6}  {float(result.distances[row, col]):8.4f}"
+            f"  {path}"
+        )
+    return "\n".join(lines)
+
+
+def _plot(target: str, paths: list[Path], ids: list[int], result: SearchResult, index: str) -> None:
+    from siamreid.viz import plot_ranked_matches
+
+    if result.paths is None:
+        raise ConfigError(f"Index {index!r} stores no image paths, so --plot has no images.")
+    if len(ids) != len(paths):
+        raise ConfigError("--plot needs an identity for every drawn query; junk files have none.")
+    count = len(paths)
+    correct = result.ids[:count].numpy() == np.asarray(ids)[:, None]
+    plot_ranked_matches(
+        paths, result.paths[:count], correct, target, distances=result.distances[:count].numpy()
+    )
+    print(f"wrote {target}")

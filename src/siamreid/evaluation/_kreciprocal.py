@@ -1,0 +1,217 @@
+"""The k-reciprocal re-ranking computation on sparse neighbour sets (Zhong et al., CVPR 2017).
+
+It follows the reference code that torchreid and fast-reid ship step by step, but keeps only
+what each step reads: the ``k`` nearest neighbours of every item, the weights of each item's
+expanded k-reciprocal set (a sparse row), and the query rows of the original distance. Nothing
+of size ``N x N`` (``N`` = queries + gallery) is ever built.
+
+The reference's "original distance" is ``O[i, j] = P[j, i] / max_a P[a, i]`` with ``P`` the
+squared input distance (the reference squares whatever distances it is given). A *source*
+supplies ``P``; see :mod:`siamreid.evaluation.rerank`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+__all__ = ["Neighbours", "SquaredDistanceSource", "dense_neighbours", "k_reciprocal_rerank"]
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+Neighbours: TypeAlias = "tuple[I64, F32, F32]"  # nearest neighbours, column maxima, O[:Q, Q:]
+
+
+class SquaredDistanceSource(Protocol):
+    """Squared distances ``P`` read column by column (the dense matrices of :func:`re_rank`)."""
+
+    num_query: int
+    num_items: int  # queries + gallery
+
+    def columns(self, start: int, stop: int) -> F32:
+        """``P[:, start:stop].T`` as a float32 ``(stop - start, num_items)`` array."""
+
+    def pairs(self, rows: I64, cols: I64) -> F32:
+        """``P[cols, rows]`` (the entries ``O[rows, cols]`` is made of), float32."""
+
+
+@dataclass(frozen=True)
+class _Csr:
+    """A sparse ``num_rows x num_cols`` matrix, column indices ascending within each row."""
+
+    indptr: I64
+    indices: I64
+    data: F64
+
+    def row_of_entry(self) -> I64:
+        return np.repeat(np.arange(self.indptr.size - 1), np.diff(self.indptr))
+
+
+def _expand(starts: I64, counts: I64) -> I64:
+    """Concatenated ``arange(start, start + count)`` for every pair (vectorised)."""
+    total = int(counts.sum())
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts) + offsets
+
+
+def _smallest_k(o: F32, k: int) -> I64:
+    """Per row, the columns of the ``k`` smallest entries, ordered by (value, column)."""
+    kk = min(k + 1, o.shape[1])  # one extra to see whether the k-th value is tied outside
+    values, cols = torch.topk(torch.from_numpy(o), kk, dim=1, largest=False, sorted=False)
+    vals, idx = values.numpy(), cols.numpy().astype(np.int64)
+    order = np.lexsort((idx, vals), axis=1)
+    vals, idx = np.take_along_axis(vals, order, axis=1), np.take_along_axis(idx, order, axis=1)
+    if kk > k:
+        for r in np.flatnonzero(vals[:, k - 1] == vals[:, k]):  # lowest columns win the tie
+            idx[r, :k] = np.argsort(o[r], kind="stable")[:k]
+    return np.ascontiguousarray(idx[:, :k])
+
+
+def dense_neighbours(source: SquaredDistanceSource, k: int, chunk_size: int) -> Neighbours:
+    """``k`` nearest neighbours of every item, the column maxima of ``P``, and ``O[:Q, Q:]``."""
+    n, q = source.num_items, source.num_query
+    nn = np.empty((n, k), dtype=np.int64)
+    colmax = np.empty(n, dtype=np.float32)
+    original_qg = np.empty((q, n - q), dtype=np.float32)
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        o = source.columns(start, stop)
+        colmax[start:stop] = o.max(axis=1)
+        if not np.all(colmax[start:stop] > 0):
+            bad = start + int(np.flatnonzero(~(colmax[start:stop] > 0))[0])
+            raise ValueError(
+                f"every distance to item {bad} (0-based, queries first) is zero; re-ranking "
+                "divides by the largest one: remove duplicates of a single point"
+            )
+        np.divide(o, colmax[start:stop, None], out=o)
+        nn[start:stop] = _smallest_k(o, k)
+        if start < q:
+            original_qg[start : min(stop, q)] = o[: q - start, q:]
+    return nn, colmax, original_qg
+
+
+def _reciprocal(fwd: I64) -> npt.NDArray[np.bool_]:
+    """``mask[i, s]``: item ``fwd[i, s]`` also has ``i`` among its ``fwd.shape[1]`` neighbours."""
+    mask = np.empty(fwd.shape, dtype=bool)
+    for start in range(0, fwd.shape[0], 4096):
+        block = fwd[start : start + 4096]
+        own = np.arange(start, start + block.shape[0])[:, None, None]
+        mask[start : start + 4096] = (fwd[block] == own).any(axis=2)
+    return mask
+
+
+def _expansion_sets(nn: I64, k1: int) -> I64:
+    """Each item's expanded k-reciprocal set, as sorted rows padded with -1 at the front."""
+    n = nn.shape[0]
+    fwd = nn[:, : min(k1 + 1, n)]
+    fwd_half = nn[:, : min(int(np.around(k1 / 2.0)) + 1, n)]
+    rec, rec_half = _reciprocal(fwd), _reciprocal(fwd_half)
+    own = np.where(rec, fwd, -1)  # R(i, k1), -1 = absent
+    expansions = []
+    for start in range(0, n, 2048):
+        own_b = own[start : start + 2048]
+        cand = fwd[start : start + 2048]  # candidate c = fwd[i, s], used where rec[i, s]
+        cand_set = np.where(rec_half[cand], fwd_half[cand], -2)  # R(c, k1/2), -2 = absent
+        inter = (cand_set[..., None] == own_b[:, None, None, :]).any(axis=3).sum(axis=2)
+        size = rec_half[cand].sum(axis=2)
+        accept = rec[start : start + 2048] & (inter > 2.0 / 3.0 * size)
+        expansions.append(np.where(accept[..., None], cand_set, -1).reshape(own_b.shape[0], -1))
+    merged = np.concatenate([own, np.concatenate(expansions, axis=0)], axis=1)
+    merged.sort(axis=1)
+    merged[:, 1:][merged[:, 1:] == merged[:, :-1]] = -1
+    merged[merged < 0] = -1
+    merged.sort(axis=1)
+    width = int((merged >= 0).sum(axis=1).max())
+    return np.ascontiguousarray(merged[:, merged.shape[1] - width :])
+
+
+def _weights(pairs: Callable[[I64, I64], F32], sets: I64, colmax: F32) -> _Csr:
+    """Row-normalised ``exp(-O[i, j])`` over each item's expanded set ``j``."""
+    valid = sets >= 0
+    rows = np.nonzero(valid)[0].astype(np.int64)
+    cols = sets[valid]
+    o = pairs(rows, cols) / colmax[rows]
+    w = np.exp(-o).astype(np.float64)
+    w /= np.bincount(rows, weights=w, minlength=sets.shape[0])[rows]
+    indptr = np.concatenate(([0], np.cumsum(valid.sum(axis=1)))).astype(np.int64)
+    return _Csr(indptr, cols, w)
+
+
+def _average_rows(v: _Csr, neighbours: I64) -> _Csr:
+    """Local query expansion: row ``i`` becomes the mean of the rows ``neighbours[i]``."""
+    n, k = neighbours.shape
+    src = neighbours.ravel()
+    counts = v.indptr[src + 1] - v.indptr[src]
+    pos = _expand(v.indptr[src], counts)
+    out_rows = np.repeat(np.repeat(np.arange(n), k), counts)
+    keys, inverse = np.unique(out_rows * n + v.indices[pos], return_inverse=True)
+    data = np.bincount(inverse, weights=v.data[pos]) / k
+    indptr = np.searchsorted(keys, np.arange(n + 1) * n).astype(np.int64)
+    return _Csr(indptr, keys % n, data)
+
+
+class _GalleryColumns:
+    """The gallery rows of ``V`` indexed by column, for the Jaccard overlap of query rows."""
+
+    def __init__(self, v: _Csr, num_query: int) -> None:
+        self.v, self.num_query = v, num_query
+        self.entry_row = v.row_of_entry()
+        entries = np.arange(v.indptr[num_query], v.indptr[-1])
+        self.by_col = entries[np.argsort(v.indices[entries], kind="stable")]
+        self.col_ptr = np.searchsorted(v.indices[self.by_col], np.arange(v.indptr.size))
+
+    def overlap(self, start: int, stop: int) -> F64:
+        """``sum_c min(V[q, c], V[Q + g, c])`` for queries ``start:stop`` and every ``g``."""
+        v, num_query = self.v, self.num_query
+        q_entries = np.arange(v.indptr[start], v.indptr[stop])
+        cols = v.indices[q_entries]
+        counts = self.col_ptr[cols + 1] - self.col_ptr[cols]
+        partner = self.by_col[_expand(self.col_ptr[cols], counts)]
+        mins = np.minimum(np.repeat(v.data[q_entries], counts), v.data[partner])
+        num_g = v.indptr.size - 1 - num_query
+        flat = np.repeat(self.entry_row[q_entries] - start, counts) * num_g
+        flat += self.entry_row[partner] - num_query
+        sums = np.bincount(flat, weights=mins, minlength=(stop - start) * num_g)
+        return np.asarray(sums, dtype=np.float64).reshape(-1, num_g)
+
+
+def k_reciprocal_rerank(
+    neighbours: Neighbours,
+    pairs: Callable[[I64, I64], F32],
+    k1: int,
+    k2: int,
+    lambda_value: float,
+    chunk_size: int,
+) -> F32:
+    """Re-ranked ``(num_query, num_gallery)`` distances, float32, as the reference computes them.
+
+    Args:
+        neighbours: Every item's nearest ``max(k1 + 1, k2)`` items (ordered by ``O``, then
+            index), the column maxima of ``P`` and ``O[:Q, Q:]`` (overwritten and returned).
+        pairs: ``pairs(i, j)`` gives ``P[j, i]``, the entries ``O[i, j]`` is made of.
+        k1: Size of the k-reciprocal neighbourhoods.
+        k2: Neighbours averaged in the local query expansion.
+        lambda_value: Weight of the original distance.
+        chunk_size: Queries whose Jaccard distances are computed at a time.
+    """
+    nn, colmax, final = neighbours
+    n, q = nn.shape[0], final.shape[0]
+    v = _weights(pairs, _expansion_sets(nn, k1), colmax)
+    if k2 != 1:
+        v = _average_rows(v, nn[:, : min(k2, n)])
+    gallery = _GalleryColumns(v, q)
+    final *= lambda_value  # + (1 - lambda) * jaccard, where jaccard = 1 - m / (2 - m) ...
+    final += 1 - lambda_value  # ... is 1 wherever the overlap m is 0, i.e. almost everywhere
+    for start in range(0, q, chunk_size):
+        stop = min(start + chunk_size, q)
+        overlap = gallery.overlap(start, stop).ravel()
+        hit = np.flatnonzero(overlap)
+        m = overlap[hit]
+        final[start:stop].ravel()[hit] -= ((1 - lambda_value) * m / (2.0 - m)).astype(np.float32)
+    return final

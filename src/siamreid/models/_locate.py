@@ -1,0 +1,254 @@
+"""Where a saved embedder lives and what its records say: the reading side of the formats.
+
+:func:`locate` turns what a user points at (a ``save_pretrained`` folder, a training run, a
+checkpoint folder, ``hf-hub:org/name``) into the weights file and a validated architecture
+record; every missing or mistyped field raises :class:`CheckpointError` naming file and field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from siamreid._version import __version__
+from siamreid.errors import CheckpointError, ConfigError
+from siamreid.models.backbones import BackboneDataConfig
+from siamreid.models.embedder import ModelConfig
+
+__all__ = [
+    "CONFIG_FILE",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "WEIGHTS_FILE",
+    "Located",
+    "hub_module",
+    "locate",
+]
+
+FORMAT_NAME = "siamreid-embedder"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+HUB_PREFIX = "hf-hub:"
+# What siamreid.training.checkpoint writes; read here without importing training (models
+# know nothing of training).
+_CHECKPOINT_META = "meta.json"
+_CHECKPOINT_LATEST = "latest.json"
+_CHECKPOINT_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Located:
+    """The weights file and the architecture record found for a source."""
+
+    weights: Path
+    config_path: Path
+    config: ModelConfig
+    data: BackboneDataConfig | None  # None: take timm's statistics for the backbone
+
+
+def locate(source: str | os.PathLike[str]) -> Located:
+    """The weights and validated architecture record of a saved model, training output or hub
+    repository (see :func:`siamreid.models.serialization.load_pretrained`)."""
+    text = os.fspath(source)
+    if text.startswith(HUB_PREFIX):
+        return _read_saved(_download(text[len(HUB_PREFIX) :]))
+    path = Path(text)
+    if not path.exists():
+        raise CheckpointError(
+            f"No saved model at {text!r}: the path does not exist. Pass a folder written by "
+            "save_pretrained, a training run folder, or 'hf-hub:org/name'."
+        )
+    if path.is_file():
+        path = path.parent if path.name in (CONFIG_FILE, WEIGHTS_FILE, _CHECKPOINT_META) else path
+    if _is_saved(path):
+        return _read_saved(path)
+    if (path / _CHECKPOINT_META).is_file() and (path / WEIGHTS_FILE).is_file():
+        return _read_checkpoint(path)
+    if _is_saved(path / "model"):  # a run folder: its final model
+        return _read_saved(path / "model")
+    for folder in (path, path / "checkpoints", path / "train" / "checkpoints"):
+        if (folder / _CHECKPOINT_LATEST).is_file():
+            return _read_checkpoint(_latest(folder / _CHECKPOINT_LATEST))
+    if (path / CONFIG_FILE).is_file():
+        return _read_saved(path)  # not ours: raises, naming the 'format' field
+    raise CheckpointError(
+        f"{text!r} holds no saved model: expected {CONFIG_FILE} + {WEIGHTS_FILE} "
+        "(save_pretrained), a training checkpoint (meta.json + model.safetensors), or a run "
+        "folder with model/ or train/checkpoints/latest.json."
+    )
+
+
+def _is_saved(folder: Path) -> bool:
+    """Whether ``folder`` has a ``config.json`` written by :func:`save_pretrained`."""
+    try:
+        record = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("format") == FORMAT_NAME
+
+
+def _latest(pointer: Path) -> Path:
+    try:
+        name = json.loads(pointer.read_text(encoding="utf-8"))["path"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise CheckpointError(
+            f"{str(pointer)!r} is corrupt ({err}); point at an epoch_* folder instead."
+        ) from err
+    folder = pointer.parent / str(name)
+    if not folder.is_dir():
+        raise CheckpointError(
+            f"{str(pointer)!r} names {str(name)!r}, which does not exist; point at an existing "
+            "epoch_* folder instead."
+        )
+    return folder
+
+
+def _download(repo_id: str) -> Path:
+    hub = hub_module()
+    from huggingface_hub.errors import EntryNotFoundError
+
+    paths = []
+    for filename in (CONFIG_FILE, WEIGHTS_FILE):
+        try:
+            paths.append(Path(str(hub.hf_hub_download(repo_id, filename))))
+        except (OSError, ValueError, EntryNotFoundError) as err:
+            raise CheckpointError(
+                f"Cannot download {filename} of 'hf-hub:{repo_id}': {err}. Check the repository "
+                "name and the network, or download the folder and pass its path."
+            ) from err
+    if paths[0].parent != paths[1].parent:
+        raise CheckpointError(f"'hf-hub:{repo_id}' files landed in different folders: {paths}.")
+    return paths[0].parent
+
+
+def hub_module() -> Any:
+    try:
+        import huggingface_hub
+    except ImportError as err:
+        raise CheckpointError(
+            "The Hugging Face hub needs huggingface_hub: pip install huggingface_hub."
+        ) from err
+    return huggingface_hub
+
+
+# ----------------------------------------------------------------------------------- reading
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{str(path)!r} is not readable JSON ({err}).") from err
+    if not isinstance(record, dict):
+        raise CheckpointError(f"{str(path)!r} must hold a JSON object, got {type(record)}.")
+    return record
+
+
+def _check_version(record: dict[str, Any], path: Path, newest: int) -> None:
+    version = record.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(f"{str(path)!r}: field 'format_version' must be an integer.")
+    if version > newest:
+        raise CheckpointError(
+            f"{str(path)!r} has format_version {version}; this siamreid ({__version__}) reads up "
+            f"to {newest}. Upgrade siamreid."
+        )
+
+
+def _read_saved(folder: Path) -> Located:
+    path = folder / CONFIG_FILE
+    record = _read_json(path)
+    if record.get("format") != FORMAT_NAME:
+        raise CheckpointError(
+            f"{str(path)!r}: field 'format' is {record.get('format')!r}, not {FORMAT_NAME!r}; "
+            "it was not written by siamreid's save_pretrained."
+        )
+    _check_version(record, path, FORMAT_VERSION)
+    fields = _Fields(record, path)
+    config = _model_config(record, path)
+    data = BackboneDataConfig(
+        mean=fields.triple("mean"),
+        std=fields.triple("std"),
+        interpolation=fields.text("interpolation"),
+    )
+    return Located(folder / WEIGHTS_FILE, path, config, data)
+
+
+def _read_checkpoint(folder: Path) -> Located:
+    path = folder / _CHECKPOINT_META
+    meta = _read_json(path)
+    _check_version(meta, path, _CHECKPOINT_FORMAT_VERSION)
+    record = meta.get("model_config")
+    if not isinstance(record, dict):
+        raise CheckpointError(
+            f"{str(path)!r} has no field 'model_config' (written by an older siamreid). Build "
+            "the model by hand and load model.safetensors with load_state_dict."
+        )
+    return Located(folder / WEIGHTS_FILE, path, _model_config(record, path), None)
+
+
+class _Fields:
+    """Typed access to a JSON record; a missing or mistyped field names the file and field."""
+
+    def __init__(self, record: dict[str, Any], path: Path) -> None:
+        self.record, self.path = record, path
+
+    def _get(self, key: str, kinds: tuple[type, ...], expected: str) -> Any:
+        if key not in self.record:
+            raise CheckpointError(f"{str(self.path)!r} has no field {key!r} ({expected}).")
+        value = self.record[key]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise CheckpointError(
+                f"{str(self.path)!r}: field {key!r} must be {expected}, got {value!r}."
+            )
+        return value
+
+    def text(self, key: str) -> str:
+        return str(self._get(key, (str,), "a string"))
+
+    def integer(self, key: str) -> int:
+        return int(self._get(key, (int,), "an integer"))
+
+    def flag(self, key: str) -> bool:
+        return bool(self._get(key, (bool,), "true or false"))
+
+    def triple(self, key: str) -> tuple[float, float, float]:
+        value = self._get(key, (list,), "a list of 3 numbers")
+        if len(value) != 3 or not all(isinstance(v, (int, float)) for v in value):
+            raise CheckpointError(
+                f"{str(self.path)!r}: field {key!r} must be a list of 3 numbers, got {value!r}."
+            )
+        return (float(value[0]), float(value[1]), float(value[2]))
+
+    def size(self, key: str) -> tuple[int, int]:
+        value = self._get(key, (list,), "[height, width]")
+        if len(value) != 2 or not all(isinstance(v, int) for v in value):
+            raise CheckpointError(
+                f"{str(self.path)!r}: field {key!r} must be [height, width], got {value!r}."
+            )
+        return (int(value[0]), int(value[1]))
+
+    def optional_number(self, key: str) -> float | None:
+        value = self.record.get(key)
+        if value is None:
+            return None
+        return float(self._get(key, (int, float), "a number or null"))
+
+
+def _model_config(record: dict[str, Any], path: Path) -> ModelConfig:
+    fields = _Fields(record, path)
+    try:
+        return ModelConfig(
+            backbone=fields.text("backbone"),
+            embedding_dim=fields.integer("embedding_dim"),
+            pretrained=False,
+            weights=None,
+            num_classes=fields.integer("num_classes"),
+            input_size=fields.size("input_size"),
+            normalize=fields.flag("normalize"),
+            drop_path_rate=fields.optional_number("drop_path_rate"),
+        )
+    except ConfigError as err:
+        raise CheckpointError(f"{str(path)!r} holds an invalid model config: {err}") from err

@@ -1,0 +1,243 @@
+"""Save and load trained embedders: safetensors weights and a JSON config, never a pickle.
+
+A saved model is a folder with two files::
+
+    model.safetensors   every tensor of the state dict (BatchNorm statistics included)
+    config.json         format, format_version, siamreid_version, backbone, embedding_dim,
+                        num_classes, input_size, normalize, drop_path_rate, mean, std,
+                        interpolation, metric
+
+:func:`load_pretrained` also reads what ``siamreid train`` writes (a run folder, its
+``train/checkpoints`` folder or one ``epoch_XXXX`` checkpoint, whose ``meta.json`` holds the
+``model_config``) and ``hf-hub:org/name`` repositories holding the two files above.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from siamreid._version import __version__
+from siamreid.data.transforms import TransformConfig, build_eval_transform
+from siamreid.errors import BackboneError, CheckpointError
+from siamreid.models._locate import (
+    CONFIG_FILE,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    WEIGHTS_FILE,
+    Located,
+    hub_module,
+    locate,
+)
+from siamreid.models.embedder import SiameseEmbedder
+
+__all__ = [
+    "CONFIG_FILE",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "WEIGHTS_FILE",
+    "load_pretrained",
+    "push_to_hub",
+    "save_pretrained",
+]
+
+_ARCH_FIELDS = ("backbone", "embedding_dim", "num_classes", "input_size", "normalize")
+
+
+def save_pretrained(model: SiameseEmbedder, directory: str | os.PathLike[str]) -> Path:
+    """Write ``model.safetensors`` and ``config.json`` into ``directory`` (created if needed).
+
+    Each file is written under a temporary name and renamed; ``config.json`` comes last, so a
+    folder with a config always holds its weights.
+
+    Args:
+        model: The embedder to save.
+        directory: Target folder; existing files of the same names are replaced.
+
+    Returns:
+        The folder.
+
+    Example:
+        >>> save_pretrained(model, "runs/exp/model")  # doctest: +SKIP
+        >>> same = load_pretrained("runs/exp/model")  # doctest: +SKIP
+    """
+    folder = Path(directory)
+    if folder.exists() and not folder.is_dir():
+        raise CheckpointError(f"Cannot save a model into {str(folder)!r}: it is a file.")
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    metadata = {"format": "pt", "siamreid_version": __version__}
+    _atomic_write(folder / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    text = json.dumps(config_record(model), indent=2)
+    _atomic_write(folder / CONFIG_FILE, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return folder
+
+
+def config_record(model: SiameseEmbedder) -> dict[str, Any]:
+    """The ``config.json`` content for ``model``."""
+    cfg, data = model.config, model.data_config
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "siamreid_version": __version__,
+        "backbone": cfg.backbone,
+        "embedding_dim": cfg.embedding_dim,
+        "num_classes": cfg.num_classes,
+        "input_size": list(cfg.input_size),
+        "normalize": cfg.normalize,
+        "drop_path_rate": cfg.drop_path_rate,
+        "mean": list(data.mean),
+        "std": list(data.std),
+        "interpolation": data.interpolation,
+        "metric": "cosine" if cfg.normalize else "euclidean",
+    }
+
+
+def load_pretrained(source: str | os.PathLike[str]) -> SiameseEmbedder:
+    """Rebuild a saved embedder exactly (same embeddings, bit for bit on CPU), in eval mode.
+
+    The backbone is built with ``pretrained=False`` and then takes the saved weights; nothing
+    is unpickled.
+
+    Args:
+        source: A folder written by :func:`save_pretrained`; a training run folder, its
+            ``train/checkpoints`` folder or one ``epoch_XXXX`` checkpoint folder; or
+            ``"hf-hub:org/name"`` (needs ``huggingface_hub`` and the network or its cache).
+
+    Raises:
+        CheckpointError: A file is missing or corrupt, the format is newer than this siamreid,
+            or the weights do not fit the config (the file and the field are named).
+
+    Example:
+        >>> model = load_pretrained("runs/demo/model")  # doctest: +SKIP
+        >>> model.embed(["query.jpg"]).shape  # doctest: +SKIP
+        torch.Size([1, 512])
+    """
+    located = locate(source)
+    model = _build(located)
+    _load_weights(model, located)
+    return model.eval()
+
+
+def push_to_hub(
+    model: SiameseEmbedder,
+    repo_id: str,
+    *,
+    private: bool = False,
+    token: str | None = None,
+    commit_message: str = "Upload siamreid embedder",
+) -> str:
+    """Upload ``model`` (the :func:`save_pretrained` files) to a Hugging Face model repository.
+
+    Args:
+        model: The embedder.
+        repo_id: ``"org/name"``; created when missing.
+        private: Create the repository as private.
+        token: Hugging Face token (default: the logged-in user's).
+        commit_message: The commit message.
+
+    Returns:
+        The URL of the commit.
+
+    Example:
+        >>> push_to_hub(model, "me/market1501-effb0")  # doctest: +SKIP
+        >>> load_pretrained("hf-hub:me/market1501-effb0")  # doctest: +SKIP
+    """
+    hub = hub_module()
+    api = hub.HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="siamreid-push-") as tmp:
+        save_pretrained(model, tmp)
+        info = api.upload_folder(repo_id=repo_id, folder_path=tmp, commit_message=commit_message)
+    return str(getattr(info, "commit_url", info))
+
+
+# ----------------------------------------------------------------------------------- writing
+def _atomic_write(target: Path, write: Callable[[str], object]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------------------------- building
+def _build(located: Located) -> SiameseEmbedder:
+    try:
+        model = SiameseEmbedder.from_config(located.config)
+    except BackboneError as err:
+        raise CheckpointError(
+            f"{str(located.config_path)!r}: field 'backbone' cannot be built: {err}"
+        ) from err
+    data = located.data
+    if data is not None and data != model.data_config:
+        # the statistics the model was trained with win over timm's current defaults
+        height, width = located.config.input_size
+        model.data_config = data
+        model.eval_transform = build_eval_transform(
+            TransformConfig(height=height, width=width),
+            mean=data.mean,
+            std=data.std,
+            interpolation=data.interpolation,
+        )
+    return model
+
+
+def _load_weights(model: SiameseEmbedder, located: Located) -> None:
+    path = located.weights
+    if not path.is_file():
+        raise CheckpointError(
+            f"{str(path)!r} is missing: {located.config_path.name} has no weights beside it. "
+            "Save the model again with save_pretrained."
+        )
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{str(path)!r} is corrupt: {err}.") from err
+    _check_state(model.state_dict(), state, located)
+    model.load_state_dict(state, strict=True)
+
+
+def _check_state(
+    expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], located: Located
+) -> None:
+    problems = [f"missing tensor {k!r}" for k in expected if k not in found]
+    problems += [f"unexpected tensor {k!r}" for k in found if k not in expected]
+    problems += [
+        f"tensor {k!r} has shape {tuple(v.shape)} in the file, the config builds "
+        f"{tuple(expected[k].shape)}"
+        for k, v in found.items()
+        if k in expected and v.shape != expected[k].shape
+    ]
+    if not problems:
+        return
+    cfg = located.config
+    arch = ", ".join(f"{name}={getattr(cfg, name)!r}" for name in _ARCH_FIELDS)
+    shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if problems[3:] else "")
+    raise CheckpointError(
+        f"{str(located.weights)!r} does not fit {str(located.config_path)!r} ({arch}): "
+        f"{shown}. Field {_suspect_field(problems)!r} is the likely mismatch; save the weights "
+        "and config together with save_pretrained."
+    )
+
+
+def _suspect_field(problems: list[str]) -> str:
+    text = " ".join(problems)
+    if "'backbone." in text:
+        return "backbone"
+    if "'head.proj." in text or "'head.bn." in text:
+        return "embedding_dim"
+    if "'head.classifier." in text:
+        return "num_classes"
+    return "backbone"

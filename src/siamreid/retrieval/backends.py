@@ -1,0 +1,284 @@
+"""Nearest-neighbour search backends: exact torch brute force, and faiss (flat, IVF, HNSW).
+
+Every backend answers the same question: given float32 embeddings ``[N, D]`` and queries
+``[Q, D]``, the ``k`` nearest gallery rows by Euclidean distance (not squared), as distances and
+row positions. The :class:`~siamreid.retrieval.Retriever` keeps the embeddings; a backend only
+indexes them, so any backend can be rebuilt from the stored embeddings at any time.
+
+faiss is an optional dependency (``pip install siamreid[faiss]``), imported only when a faiss
+backend is created.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import asdict, dataclass, fields
+from types import ModuleType
+from typing import Any, Literal, Protocol, get_args
+
+import numpy as np
+import torch
+
+from siamreid.errors import ConfigError
+
+__all__ = [
+    "BackendName",
+    "FaissBackend",
+    "IndexKind",
+    "IndexOptions",
+    "Metric",
+    "SearchBackend",
+    "TorchBackend",
+    "create_backend",
+]
+
+BackendName = Literal["torch", "faiss"]
+IndexKind = Literal["flat", "ivf", "hnsw"]
+Metric = Literal["euclidean", "cosine"]
+
+BACKEND_NAMES: tuple[str, ...] = get_args(BackendName)
+INDEX_KINDS: tuple[str, ...] = get_args(IndexKind)
+METRICS: tuple[str, ...] = get_args(Metric)
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """Tuning knobs of the search index; each only matters for the index kind named.
+
+    Attributes:
+        nlist: IVF: number of inverted lists; ``None`` picks about ``sqrt(N)`` at build time
+            (at most ``N // 39``, so that k-means has the 39 points per centroid faiss asks for).
+        nprobe: IVF: lists visited per query (``nprobe >= nlist`` makes IVF exact).
+        hnsw_m: HNSW: graph neighbours per node.
+        ef_construction: HNSW: candidate list size while building.
+        ef_search: HNSW: candidate list size while searching (raise it for recall).
+        max_chunk_elements: torch: most query-gallery distances held in memory at once
+            (the default, 2**25, is 128 MiB of float32).
+    """
+
+    nlist: int | None = None
+    nprobe: int = 16
+    hnsw_m: int = 32
+    ef_construction: int = 80
+    ef_search: int = 64
+    max_chunk_elements: int = 2**25
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name == "nlist":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(
+                    f"IndexOptions.{f.name} must be a positive integer, got {value!r}."
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as plain JSON-able data."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IndexOptions:
+        """Options from :meth:`to_dict` output; unknown keys raise :class:`ConfigError`."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"Unknown IndexOptions field(s) {unknown}; expected some of {sorted(known)}."
+            )
+        return cls(**data)
+
+
+class SearchBackend(Protocol):
+    """What the Retriever needs from a backend."""
+
+    def sync(self, embeddings: torch.Tensor, start: int) -> None:
+        """Make the index hold exactly ``embeddings`` (float32 ``[N, D]``).
+
+        Rows before ``start`` are already indexed and unchanged; ``start=0`` rebuilds.
+        """
+        ...
+
+    def search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Euclidean distances ``[Q, k]`` (float32) and gallery rows ``[Q, k]`` (int64).
+
+        ``1 <= k <= N``. Approximate indexes may find fewer than ``k`` rows; the missing slots
+        hold row ``-1`` and distance ``inf``.
+        """
+        ...
+
+
+class TorchBackend:
+    """Exact brute-force search: chunked matmul and top-k; ties go to the earlier gallery row.
+
+    Example:
+        >>> backend = TorchBackend()
+        >>> backend.sync(torch.eye(3), start=0)
+        >>> backend.search(torch.eye(3)[:1], k=2)[1].tolist()
+        [[0, 1]]
+    """
+
+    def __init__(self, options: IndexOptions | None = None) -> None:
+        self.options = options or IndexOptions()
+        self._gallery = torch.empty(0, 0)
+        self._sq_norms = torch.empty(0)
+
+    def sync(self, embeddings: torch.Tensor, start: int) -> None:
+        """Reference the gallery (no copy) and cache its squared norms."""
+        self._gallery = embeddings
+        blocks = torch.split(embeddings, 65536)  # bounded temporaries for large galleries
+        self._sq_norms = torch.cat([b.pow(2).sum(dim=1) for b in blocks] or [torch.empty(0)])
+
+    def search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact ``k`` nearest rows, ordered by (distance, row)."""
+        rows = max(1, self.options.max_chunk_elements // max(1, len(self._gallery)))
+        dist_parts: list[torch.Tensor] = []
+        index_parts: list[torch.Tensor] = []
+        for chunk in torch.split(queries, rows):
+            sq_dist = self._squared_distances(chunk)
+            values, indices = _stable_topk(sq_dist, k)
+            dist_parts.append(values.sqrt())
+            index_parts.append(indices)
+        return torch.cat(dist_parts), torch.cat(index_parts)
+
+    def _squared_distances(self, queries: torch.Tensor) -> torch.Tensor:
+        sq_dist = torch.addmm(self._sq_norms, queries, self._gallery.T, alpha=-2.0)
+        sq_dist.add_(queries.pow(2).sum(dim=1, keepdim=True))
+        return sq_dist.clamp_(min=0.0)  # rounding can push a zero distance slightly negative
+
+
+def _stable_topk(sq_dist: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Smallest ``k`` per row, ordered by (value, column), as a stable sort would give."""
+    extra = min(k + 1, sq_dist.shape[1])  # one more, to see ties across the k-th place
+    values, indices = torch.topk(sq_dist, extra, dim=1, largest=False, sorted=True)
+    straddling = (
+        (values[:, k] == values[:, k - 1])
+        if extra > k
+        else torch.zeros(len(values), dtype=torch.bool)
+    )
+    values, indices = values[:, :k], indices[:, :k]
+    indices, order = indices.sort(dim=1)
+    values, order = values.gather(1, order).sort(dim=1, stable=True)
+    indices = indices.gather(1, order)
+    # topk chose arbitrarily among values tied at the k-th place: redo those rows in full
+    for row in straddling.nonzero().flatten().tolist():
+        row_values, row_indices = sq_dist[row].sort(stable=True)
+        values[row], indices[row] = row_values[:k], row_indices[:k]
+    return values, indices
+
+
+class FaissBackend:
+    """faiss ``IndexFlatL2`` (exact), ``IndexIVFFlat`` or ``IndexHNSWFlat``.
+
+    The faiss index is built on the first :meth:`sync`; IVF trains its centroids on the gallery
+    present then, and later additions are assigned to those centroids.
+
+    Example:
+        >>> backend = FaissBackend("hnsw")  # doctest: +SKIP
+    """
+
+    def __init__(self, index: IndexKind = "flat", options: IndexOptions | None = None) -> None:
+        self.index_kind: IndexKind = index
+        self.options = options or IndexOptions()
+        self._faiss = import_faiss()
+        self._index: Any = None
+
+    def sync(self, embeddings: torch.Tensor, start: int) -> None:
+        """Add the rows from ``start`` on, or rebuild when ``start`` is not the indexed count."""
+        if self._index is None or start != self._index.ntotal or start == 0:
+            self._index = self._new_index(embeddings)
+            start = 0
+        if start < len(embeddings):
+            self._index.add(_as_faiss_array(embeddings[start:]))
+
+    def search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``k`` nearest rows found by the faiss index."""
+        sq_dist, indices = self._index.search(_as_faiss_array(queries), k)
+        dist = torch.from_numpy(np.sqrt(np.maximum(sq_dist, 0.0)))
+        missing = torch.from_numpy(indices < 0)
+        return dist.masked_fill(missing, math.inf), torch.from_numpy(indices).long()
+
+    @property
+    def nlist(self) -> int | None:
+        """IVF lists of the built index (``None`` before the first build or for other kinds)."""
+        return (
+            int(self._index.nlist) if self.index_kind == "ivf" and self._index is not None else None
+        )
+
+    def _new_index(self, embeddings: torch.Tensor) -> Any:
+        faiss, opts, dim = self._faiss, self.options, embeddings.shape[1]
+        if self.index_kind == "flat":
+            return faiss.IndexFlatL2(dim)
+        if self.index_kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, opts.hnsw_m)
+            index.hnsw.efConstruction = opts.ef_construction
+            index.hnsw.efSearch = opts.ef_search
+            return index
+        nlist = opts.nlist or default_nlist(len(embeddings))
+        if nlist > len(embeddings):
+            raise ConfigError(
+                f"IndexOptions.nlist={nlist} needs at least {nlist} gallery embeddings to train "
+                f"the IVF index, but the gallery has {len(embeddings)}; lower nlist or use "
+                "index='flat'."
+            )
+        quantizer = faiss.IndexFlatL2(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist)
+        index.train(_as_faiss_array(embeddings))
+        index.nprobe = opts.nprobe
+        return index
+
+
+def default_nlist(num_embeddings: int) -> int:
+    """About ``sqrt(N)`` IVF lists, capped so that each centroid trains on >= 39 points."""
+    return max(1, min(round(math.sqrt(num_embeddings)), num_embeddings // 39))
+
+
+def import_faiss() -> ModuleType:
+    """The faiss module, or an ImportError that says how to install it."""
+    try:
+        return importlib.import_module("faiss")
+    except ImportError as err:
+        raise ImportError(
+            "backend='faiss' needs the faiss library, which is not installed: run "
+            "`pip install siamreid[faiss]` (or `pip install faiss-cpu`), or use backend='torch'."
+        ) from err
+
+
+def create_backend(
+    backend: BackendName = "torch",
+    index: IndexKind = "flat",
+    options: IndexOptions | None = None,
+) -> SearchBackend:
+    """A search backend by name.
+
+    Args:
+        backend: ``"torch"`` (exact brute force, no extra dependency) or ``"faiss"``.
+        index: ``"flat"`` (exact), ``"ivf"`` or ``"hnsw"`` (approximate; faiss only).
+        options: Tuning knobs; defaults to :class:`IndexOptions()`.
+
+    Raises:
+        ConfigError: Unknown backend or index kind, or an approximate index with torch.
+        ImportError: ``backend="faiss"`` and faiss is not installed.
+
+    Example:
+        >>> backend = create_backend("torch", "flat")
+        >>> type(backend).__name__
+        'TorchBackend'
+    """
+    if backend not in BACKEND_NAMES:
+        raise ConfigError(f"Unknown backend {backend!r}; expected one of {list(BACKEND_NAMES)}.")
+    if index not in INDEX_KINDS:
+        raise ConfigError(f"Unknown index {index!r}; expected one of {list(INDEX_KINDS)}.")
+    if backend == "torch":
+        if index != "flat":
+            raise ConfigError(
+                f"index={index!r} is an approximate faiss index; use backend='faiss' with it, "
+                "or index='flat' with backend='torch'."
+            )
+        return TorchBackend(options)
+    return FaissBackend(index, options)
+
+
+def _as_faiss_array(tensor: torch.Tensor) -> np.ndarray[Any, np.dtype[np.float32]]:
+    return np.ascontiguousarray(tensor.detach().cpu().numpy(), dtype=np.float32)

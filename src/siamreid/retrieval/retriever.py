@@ -1,0 +1,399 @@
+"""Retriever: a searchable gallery of person embeddings, with ids, cameras and image paths."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeAlias, cast, runtime_checkable
+
+import numpy as np
+import torch
+from PIL import Image
+
+from siamreid.errors import ConfigError, IndexFormatError
+from siamreid.retrieval.backends import (
+    METRICS,
+    BackendName,
+    IndexKind,
+    IndexOptions,
+    Metric,
+    SearchBackend,
+    create_backend,
+)
+from siamreid.retrieval.gallery import Gallery
+from siamreid.retrieval.storage import IndexMeta, read_index, write_index
+
+__all__ = ["Embedder", "ImageInput", "Metric", "Retriever", "SearchResult"]
+
+ImageLike: TypeAlias = "str | os.PathLike[str] | Image.Image | np.ndarray[Any, Any]"
+ImageInput: TypeAlias = "torch.Tensor | ImageLike | Sequence[ImageLike]"
+ArrayLike: TypeAlias = "torch.Tensor | np.ndarray[Any, Any] | Sequence[int]"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the Retriever needs from a model; :class:`siamreid.SiameseEmbedder` is one."""
+
+    @property
+    def embedding_dim(self) -> int:
+        """Width of the embeddings."""
+        ...
+
+    @property
+    def backbone_name(self) -> str:
+        """Name recorded in saved indexes, checked again on load."""
+        ...
+
+    def embed(self, images: ImageInput, *, batch_size: int = 64) -> torch.Tensor:
+        """Float32 ``[N, D]`` CPU embeddings of paths, PIL images, uint8 HWC arrays or a batch."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class SearchResult:
+    """The ``k`` nearest gallery entries of each query, nearest first.
+
+    Attributes:
+        distances: ``[Q, k]`` float32 Euclidean distances (not squared). With
+            ``metric="cosine"`` they are between unit vectors: ``cos = 1 - d**2 / 2``.
+        ids: ``[Q, k]`` int64 gallery ids.
+        indices: ``[Q, k]`` int64 positions in the gallery (insertion order, after removals).
+        camids: ``[Q, k]`` int64 camera ids, or ``None`` when the gallery has none.
+        paths: ``Q`` lists of ``k`` paths, or ``None`` when the gallery has none.
+
+    An approximate index may find fewer than ``k`` entries; missing slots hold index and id
+    ``-1``, distance ``inf``, camera ``-1`` and path ``""``.
+    """
+
+    distances: torch.Tensor
+    ids: torch.Tensor
+    indices: torch.Tensor
+    camids: torch.Tensor | None = None
+    paths: list[list[str]] | None = None
+
+    def __post_init__(self) -> None:
+        shape = tuple(self.distances.shape)
+        for name in ("ids", "indices", "camids"):
+            value = getattr(self, name)
+            if value is not None and tuple(value.shape) != shape:
+                raise ValueError(
+                    f"SearchResult.{name} has shape {tuple(value.shape)}, not {shape}."
+                )
+        if self.paths is not None and [len(row) for row in self.paths] != [shape[1]] * shape[0]:
+            raise ValueError(f"SearchResult.paths must be {shape[0]} lists of {shape[1]} paths.")
+
+    def __len__(self) -> int:
+        return int(self.distances.shape[0])
+
+    @property
+    def k(self) -> int:
+        """Neighbours per query (the requested ``k`` clamped to the gallery size)."""
+        return int(self.distances.shape[1])
+
+
+class Retriever:
+    """A gallery of embeddings with integer ids, searchable by Euclidean or cosine distance.
+
+    Embeddings are the source of truth: the search index is derived from them (lazily, at the
+    next search) and rebuilt after :meth:`remove`, so every backend stays exact to what was
+    added. A gallery holds many entries per id (one per image of a person).
+
+    Args:
+        embedder: Model used to embed images passed to :meth:`add` and :meth:`search`;
+            without one, only embeddings are accepted.
+        backend: ``"torch"`` (exact brute force) or ``"faiss"`` (``pip install siamreid[faiss]``).
+        index: ``"flat"`` (exact), ``"ivf"`` or ``"hnsw"`` (approximate, faiss only).
+        metric: ``"euclidean"``, or ``"cosine"`` (embeddings are L2-normalised when added and
+            searched; distances stay Euclidean between the unit vectors).
+        options: Index tuning (IVF lists and probes, HNSW parameters, torch chunk size).
+
+    Example:
+        >>> retriever = Retriever()
+        >>> retriever.add(torch.eye(4), ids=[7, 7, 8, 9])
+        >>> retriever.search(torch.eye(4)[2:3], k=2).ids.tolist()
+        [[8, 7]]
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        *,
+        backend: BackendName = "torch",
+        index: IndexKind = "flat",
+        metric: Metric = "euclidean",
+        options: IndexOptions | None = None,
+    ) -> None:
+        if metric not in METRICS:
+            raise ConfigError(f"Unknown metric {metric!r}; expected one of {list(METRICS)}.")
+        if embedder is not None and not isinstance(embedder, Embedder):
+            raise ConfigError(
+                f"embedder {type(embedder).__name__} lacks embed(), embedding_dim or "
+                "backbone_name; pass a SiameseEmbedder, or None and add embeddings."
+            )
+        self._embedder = embedder
+        self.backend_name: BackendName = backend
+        self.index_kind: IndexKind = index
+        self.metric: Metric = metric
+        self.options = options or IndexOptions()
+        self._backend: SearchBackend = create_backend(backend, index, self.options)
+        self._gallery = Gallery(None if embedder is None else embedder.embedding_dim)
+        self._embedder_name = None if embedder is None else embedder.backbone_name
+        self._indexed = 0  # gallery rows the backend holds, in order; 0 after removals
+
+    def __len__(self) -> int:
+        return len(self._gallery)
+
+    def __repr__(self) -> str:
+        return (
+            f"Retriever(entries={len(self)}, dim={self.embedding_dim}, backend="
+            f"{self.backend_name!r}, index={self.index_kind!r}, metric={self.metric!r})"
+        )
+
+    @property
+    def embedder(self) -> Embedder | None:
+        """The model that embeds images, if any."""
+        return self._embedder
+
+    @property
+    def embedding_dim(self) -> int | None:
+        """Embedding width (``None`` until known from the embedder or the first add)."""
+        return self._gallery.dim
+
+    @property
+    def embeddings(self) -> torch.Tensor:
+        """The indexed ``[N, D]`` embeddings (unit-normalised for ``metric="cosine"``)."""
+        return self._gallery.embeddings
+
+    @property
+    def ids(self) -> torch.Tensor:
+        """The ``[N]`` ids, in gallery order."""
+        return self._gallery.ids
+
+    def add(
+        self,
+        items: ImageInput | ArrayLike,
+        ids: ArrayLike,
+        camids: ArrayLike | None = None,
+        paths: Sequence[str | os.PathLike[str]] | None = None,
+        *,
+        batch_size: int = 64,
+    ) -> None:
+        """Append entries: embeddings, or images embedded with the retriever's embedder.
+
+        Args:
+            items: A float ``[N, D]`` (or ``[D]``) tensor/array of embeddings; or images: paths,
+                PIL images, uint8 HWC arrays, a sequence of those, or a preprocessed
+                ``[N, 3, H, W]`` tensor.
+            ids: ``N`` integer ids (duplicates welcome).
+            camids: ``N`` integer camera ids, or ``None``.
+            paths: ``N`` image paths, or ``None``; for images given as paths it defaults to them.
+            batch_size: Images per forward pass of the embedder.
+
+        Raises:
+            IndexFormatError: Embeddings of another width than the gallery's.
+            ConfigError: Images without an embedder.
+            ValueError: Lengths differ, ids are not integers, or embeddings are not finite.
+
+        Example:
+            >>> retriever = Retriever()
+            >>> retriever.add(torch.randn(3, 8), ids=[1, 1, 2])
+        """
+        if paths is None:
+            paths = _path_list(items)
+        embeddings = self._to_embeddings(items, "items", batch_size)
+        self._gallery.append(embeddings, ids, camids, paths)
+
+    def remove(self, ids: ArrayLike) -> int:
+        """Remove every entry whose id is in ``ids``; returns how many were removed.
+
+        Example:
+            >>> retriever = Retriever()
+            >>> retriever.add(torch.randn(3, 8), ids=[1, 1, 2])
+            >>> retriever.remove([1])
+            2
+        """
+        removed = self._gallery.remove(ids)
+        if removed:
+            self._indexed = 0
+        return removed
+
+    def build(self) -> None:
+        """Rebuild the search index from the stored embeddings now (else: at the next search)."""
+        self._indexed = 0
+        self._sync()
+
+    def search(
+        self, queries: ImageInput | ArrayLike, k: int = 10, *, batch_size: int = 64
+    ) -> SearchResult:
+        """The ``k`` nearest gallery entries of each query (``k`` clamped to the gallery size).
+
+        Args:
+            queries: Embeddings ``[Q, D]`` / ``[D]``, or images (as for :meth:`add`).
+            k: Neighbours per query.
+            batch_size: Images per forward pass of the embedder.
+
+        Raises:
+            IndexFormatError: The queries' width differs from the gallery's (both are named).
+
+        Example:
+            >>> retriever = Retriever()
+            >>> retriever.add(torch.eye(3), ids=[10, 11, 12])
+            >>> retriever.search(torch.eye(3)[1], k=1).ids.tolist()
+            [[11]]
+        """
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}.")
+        query_emb = self._to_embeddings(queries, "queries", batch_size)
+        k = min(k, len(self))
+        if k == 0:
+            empty = torch.empty(len(query_emb), 0)
+            return self._result(empty, empty.long())
+        self._sync()
+        distances, indices = self._backend.search(query_emb, k)
+        return self._result(distances, indices)
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the index to ``directory`` atomically; returns its path.
+
+        The folder holds ``embeddings.safetensors`` (embeddings, ids, cameras), ``meta.json``
+        (format, version, embedder name, width, metric, backend, index, counts, checksum) and
+        ``paths.json`` when paths were given. It is written under a temporary name beside
+        ``directory`` and swapped in at the end: a failed save leaves the previous index intact.
+
+        Example:
+            >>> retriever.save("gallery_index")  # doctest: +SKIP
+        """
+        meta = IndexMeta(
+            embedder=self._embedder_name,
+            embedding_dim=self.embedding_dim,
+            metric=self.metric,
+            backend=self.backend_name,
+            index=self.index_kind,
+            options=self.options.to_dict(),
+        )
+        return write_index(Path(directory), self._gallery, meta)
+
+    @classmethod
+    def load(
+        cls,
+        directory: str | os.PathLike[str],
+        embedder: Embedder | None = None,
+        *,
+        backend: BackendName | None = None,
+        index: IndexKind | None = None,
+        options: IndexOptions | None = None,
+    ) -> Retriever:
+        """Read an index written by :meth:`save`, checking every file and field.
+
+        Args:
+            directory: The saved index folder.
+            embedder: Model for image queries; must match the saved name and width.
+            backend: Override the saved backend (e.g. ``"torch"`` where faiss is missing).
+            index: Override the saved index kind.
+            options: Override the saved index options.
+
+        Raises:
+            IndexFormatError: Missing, corrupt, foreign or newer-version files (the file and
+                field are named), or an embedder that does not match the saved one.
+
+        Example:
+            >>> retriever = Retriever.load("gallery_index", embedder=model)  # doctest: +SKIP
+        """
+        gallery, meta = read_index(Path(directory))
+        _check_embedder(embedder, meta, Path(directory))
+        retriever = cls(
+            embedder,
+            backend=backend or meta.backend,  # type: ignore[arg-type]
+            index=index or meta.index,  # type: ignore[arg-type]
+            metric=meta.metric,  # type: ignore[arg-type]
+            options=options or IndexOptions.from_dict(meta.options),
+        )
+        gallery.dim = gallery.dim or retriever.embedding_dim
+        retriever._gallery = gallery
+        retriever._embedder_name = meta.embedder or retriever._embedder_name
+        return retriever
+
+    def _sync(self) -> None:
+        if self._indexed != len(self):
+            self._backend.sync(self._gallery.embeddings, self._indexed)
+            self._indexed = len(self)
+
+    def _to_embeddings(self, items: object, name: str, batch_size: int) -> torch.Tensor:
+        if _looks_like_embeddings(items):
+            # a copy: the gallery must not change when the caller reuses their buffer
+            emb = torch.as_tensor(items).detach().to("cpu", torch.float32, copy=True)
+            emb = emb.reshape(1, -1) if emb.dim() < 2 else emb
+        elif self._embedder is None:
+            raise ConfigError(
+                f"{name} look like images, but this Retriever has no embedder to embed them; "
+                "pass embeddings (a float [N, D] tensor or array) or create "
+                "Retriever(embedder=model)."
+            )
+        else:
+            images = cast("ImageInput", items)
+            emb = self._embedder.embed(images, batch_size=batch_size).to("cpu", torch.float32)
+        dim = self.embedding_dim
+        if emb.dim() != 2 or emb.shape[1] == 0:
+            raise ValueError(
+                f"{name} must be [N, D] embeddings with D >= 1, got {tuple(emb.shape)}."
+            )
+        if dim is not None and emb.shape[1] != dim:
+            raise IndexFormatError(
+                f"{name} have dimension {emb.shape[1]}, but the index holds dimension-{dim} "
+                "embeddings; embed them with the model that built the index."
+            )
+        if not bool(torch.isfinite(emb).all()):
+            raise ValueError(f"{name} contain NaN or infinite values; check the embedder's output.")
+        return torch.nn.functional.normalize(emb, dim=1) if self.metric == "cosine" else emb
+
+    def _result(self, distances: torch.Tensor, indices: torch.Tensor) -> SearchResult:
+        found = indices >= 0
+        safe = indices.clamp(min=0)
+        gallery = self._gallery
+
+        def pick(values: torch.Tensor) -> torch.Tensor:
+            return torch.where(found, values[safe], torch.full_like(safe, -1))
+
+        paths = None
+        if gallery.paths is not None:
+            table = gallery.paths
+            paths = [[table[i] if i >= 0 else "" for i in row] for row in indices.tolist()]
+        return SearchResult(
+            distances=distances.float(),
+            ids=pick(gallery.ids),
+            indices=indices.long(),
+            camids=None if gallery.camids is None else pick(gallery.camids),
+            paths=paths,
+        )
+
+
+def _looks_like_embeddings(items: object) -> bool:
+    """1-D and 2-D tensors and arrays are embeddings; the rest are images."""
+    if isinstance(items, torch.Tensor):
+        return items.dim() <= 2
+    return isinstance(items, np.ndarray) and items.ndim <= 2
+
+
+def _path_list(items: object) -> list[str] | None:
+    """The paths of images given as a non-empty sequence of paths, else ``None``."""
+    if isinstance(items, (str, os.PathLike)):
+        return [os.fspath(items)]
+    if not isinstance(items, Sequence) or not items:
+        return None
+    paths = [os.fspath(p) for p in items if isinstance(p, (str, os.PathLike))]
+    return paths if len(paths) == len(items) else None
+
+
+def _check_embedder(embedder: Embedder | None, meta: IndexMeta, directory: Path) -> None:
+    if embedder is None:
+        return
+    name, dim = embedder.backbone_name, embedder.embedding_dim
+    name_differs = meta.embedder is not None and name != meta.embedder
+    if name_differs or dim != (meta.embedding_dim or dim):
+        raise IndexFormatError(
+            f"Index {str(directory)!r} holds embeddings of {meta.embedder!r} (dimension "
+            f"{meta.embedding_dim}), but the embedder given is {name!r} (dimension {dim}); "
+            "load it with the model that built it, or rebuild the index."
+        )

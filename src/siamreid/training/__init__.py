@@ -1,0 +1,19 @@
+"""Training: configuration, the Trainer loop, checkpoints, history and DDP helpers."""
+
+from siamreid.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from siamreid.training.config import TrainerConfig, default_losses
+from siamreid.training.distributed import DistContext
+from siamreid.training.history import EpochRecord, History
+from siamreid.training.trainer import Trainer
+
+__all__ = [
+    "Checkpoint",
+    "DistContext",
+    "EpochRecord",
+    "History",
+    "Trainer",
+    "TrainerConfig",
+    "default_losses",
+    "load_checkpoint",
+    "save_checkpoint",
+]

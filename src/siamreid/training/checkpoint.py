@@ -1,0 +1,185 @@
+"""Atomic training checkpoints: weights in safetensors, the rest of the state alongside.
+
+Layout under ``<out_dir>/checkpoints/``::
+
+    epoch_0003/model.safetensors   model weights
+    epoch_0003/state.pt            optimizer, scheduler, progress (tensors and plain data only)
+    epoch_0003/meta.json           backbone, embedding size, classes, epoch, step
+    latest.json                    which folder is the last complete checkpoint
+
+A checkpoint folder is written under a temporary name and renamed when complete; ``latest.json``
+is replaced atomically afterwards. A process killed at any moment leaves the previous checkpoint
+intact and ``latest.json`` pointing at it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from siamreid.errors import CheckpointError
+
+__all__ = ["Checkpoint", "find_latest", "load_checkpoint", "save_checkpoint"]
+
+FORMAT_VERSION = 1
+_LATEST = "latest.json"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint read back from disk.
+
+    Attributes:
+        path: Its folder.
+        model_state: Model weights.
+        train_state: Optimizer/scheduler state and progress counters.
+        meta: Architecture and progress summary (``backbone``, ``embedding_dim``, ``epoch``...).
+    """
+
+    path: Path
+    model_state: dict[str, torch.Tensor]
+    train_state: dict[str, Any]
+    meta: dict[str, Any]
+
+    @property
+    def epoch(self) -> int:
+        """Completed epochs."""
+        return int(self.meta["epoch"])
+
+    @property
+    def step(self) -> int:
+        """Completed steps of the next epoch (non-zero only for an interrupted epoch)."""
+        return int(self.meta.get("step", 0))
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def save_checkpoint(
+    root: str | os.PathLike[str],
+    *,
+    model_state: dict[str, torch.Tensor],
+    train_state: dict[str, Any],
+    meta: dict[str, Any],
+    keep: int = 2,
+) -> Path:
+    """Write a checkpoint atomically and make it the latest; prune older ones beyond ``keep``.
+
+    Args:
+        root: The ``checkpoints`` folder.
+        model_state: Model weights (contiguous CPU copies are made here).
+        train_state: Picklable-free state: tensors, numbers, strings, lists and dicts.
+        meta: Must hold ``epoch`` (completed epochs) and may hold ``step``.
+        keep: Checkpoint folders to keep.
+
+    Returns:
+        The checkpoint folder.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"epoch_{int(meta['epoch']):04d}" + (f"_step_{meta['step']}" if meta.get("step") else "")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    try:
+        weights = {k: v.detach().cpu().contiguous() for k, v in model_state.items()}
+        save_file(weights, str(tmp / "model.safetensors"))
+        torch.save(train_state, tmp / "state.pt")
+        full_meta = {"format_version": FORMAT_VERSION, **meta}
+        (tmp / "meta.json").write_text(json.dumps(full_meta, indent=2), encoding="utf-8")
+        final = root / name
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _write_json_atomic(root / _LATEST, {"path": name, "epoch": meta["epoch"]})
+    _prune(root, keep, final)
+    return final
+
+
+def _prune(root: Path, keep: int, newest: Path) -> None:
+    folders = sorted(
+        (p for p in root.iterdir() if p.is_dir() and p.name.startswith("epoch_")),
+        key=lambda p: p.stat().st_mtime,
+    )
+    for old in folders[:-keep]:
+        if old != newest:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def find_latest(root: str | os.PathLike[str]) -> Path | None:
+    """The folder ``latest.json`` names, or ``None`` when no checkpoint was completed."""
+    pointer = Path(root) / _LATEST
+    if not pointer.is_file():
+        return None
+    try:
+        name = json.loads(pointer.read_text(encoding="utf-8"))["path"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise CheckpointError(
+            f"{str(pointer)!r} is corrupt ({err}). Delete it to start over, or point it at an "
+            "existing epoch_* folder."
+        ) from err
+    return Path(root) / str(name)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Read a checkpoint folder without unpickling arbitrary objects.
+
+    Raises:
+        CheckpointError: A file is missing or corrupt, or the format is newer than this version.
+    """
+    path = Path(path)
+    files = {name: path / name for name in ("model.safetensors", "state.pt", "meta.json")}
+    for name, file in files.items():
+        if not file.is_file():
+            raise CheckpointError(
+                f"Checkpoint {str(path)!r} has no {name}. It is incomplete; resume from another "
+                "checkpoint or start a new run."
+            )
+    try:
+        meta = json.loads(files["meta.json"].read_text(encoding="utf-8"))
+        model_state = load_file(str(files["model.safetensors"]))
+        train_state = torch.load(files["state.pt"], map_location="cpu", weights_only=True)
+    except (
+        json.JSONDecodeError,
+        SafetensorError,
+        pickle.UnpicklingError,
+        RuntimeError,
+        OSError,
+        EOFError,
+    ) as err:
+        raise CheckpointError(f"Checkpoint {str(path)!r} is corrupt: {err}.") from err
+    version = int(meta.get("format_version", 0))
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"Checkpoint {str(path)!r} has format_version {version}; this siamreid reads up to "
+            f"{FORMAT_VERSION}. Upgrade siamreid."
+        )
+    return Checkpoint(path, model_state, train_state, meta)
+
+
+def check_compatible(meta: dict[str, Any], expected: dict[str, Any], path: Path) -> None:
+    """Raise if a checkpoint was made for another architecture than the model at hand."""
+    for key in ("backbone", "embedding_dim", "num_classes"):
+        if key in meta and key in expected and meta[key] != expected[key]:
+            raise CheckpointError(
+                f"Checkpoint {str(path)!r} was saved from a model with {key}={meta[key]!r}, but "
+                f"the model being loaded has {key}={expected[key]!r}. Build the model with the "
+                "checkpoint's settings, or start a new run in another out_dir."
+            )

@@ -1,0 +1,121 @@
+"""Per-epoch training records, kept in memory and appended to ``metrics.jsonl``."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EpochRecord", "History"]
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one epoch produced.
+
+    Attributes:
+        epoch: 1-based epoch number.
+        train_loss: Mean weighted training loss.
+        train_terms: Mean unweighted value of each loss term.
+        lr: Learning rate at the end of the epoch.
+        images_per_second: Training throughput (images through forward and backward).
+        epoch_seconds: Wall time of the training part of the epoch.
+        skipped_batches: Batches skipped for a non-finite loss (``on_nan="skip_batch"``).
+        val_loss: Mean metric-loss on held-out identities (``None`` when not validated).
+        val_terms: Each metric term's value on held-out identities.
+        rank1: Validation Rank-1.
+        mAP: Validation mean average precision.
+        mINP: Validation mean inverse negative penalty.
+        triplet_accuracy: Fraction of held-out (anchor, positive, negative) triplets with
+            d(a, p) < d(a, n).
+    """
+
+    epoch: int
+    train_loss: float
+    train_terms: dict[str, float]
+    lr: float
+    images_per_second: float
+    epoch_seconds: float
+    skipped_batches: int = 0
+    val_loss: float | None = None
+    val_terms: dict[str, float] = field(default_factory=dict)
+    rank1: float | None = None
+    mAP: float | None = None  # noqa: N815 - the field name every re-id paper uses
+    mINP: float | None = None  # noqa: N815
+    triplet_accuracy: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (non-finite numbers become ``None``)."""
+        return {k: _finite(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EpochRecord:
+        """Inverse of :meth:`to_dict`; unknown keys are ignored."""
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
+
+
+class History:
+    """The records of a run, in epoch order.
+
+    Example:
+        >>> history = trainer.fit(splits.train, splits)  # doctest: +SKIP
+        >>> history[-1].mAP  # doctest: +SKIP
+    """
+
+    def __init__(self, records: list[EpochRecord] | None = None) -> None:
+        self.records: list[EpochRecord] = list(records or [])
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self) -> Iterator[EpochRecord]:
+        return iter(self.records)
+
+    def __getitem__(self, index: int) -> EpochRecord:
+        return self.records[index]
+
+    def append(self, record: EpochRecord, jsonl: Path | None = None) -> None:
+        """Add a record, and append it as one JSON line to ``jsonl`` when given."""
+        self.records.append(record)
+        if jsonl is not None:
+            with open(jsonl, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record.to_dict()) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def column(self, name: str) -> list[float | None]:
+        """One field across epochs, e.g. ``history.column("val_loss")``."""
+        return [getattr(r, name) for r in self.records]
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """All records as JSON-ready dicts."""
+        return [r.to_dict() for r in self.records]
+
+    @classmethod
+    def from_list(cls, rows: list[dict[str, Any]]) -> History:
+        """Rebuild from :meth:`to_list` output."""
+        return cls([EpochRecord.from_dict(row) for row in rows])
+
+    @classmethod
+    def read_jsonl(cls, path: str | os.PathLike[str]) -> History:
+        """Read a ``metrics.jsonl`` file; a torn last line (killed mid-write) is dropped."""
+        rows: list[dict[str, Any]] = []
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return cls.from_list(rows)

@@ -1,0 +1,154 @@
+"""A recipe: model, data and trainer configs together, read from and written to YAML or JSON.
+
+Unknown keys are rejected with the list of valid ones; every field can be overridden with a
+dotted ``section.field=value`` string (the value is parsed as YAML), as the command line does::
+
+    recipe = load_recipe("configs/market1501_efficientnet_b0.yaml", ["trainer.epochs=3"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, Union
+
+import yaml
+
+from siamreid.data.config import DataConfig
+from siamreid.errors import ConfigError
+from siamreid.models.embedder import ModelConfig
+from siamreid.training.config import TrainerConfig
+
+__all__ = ["Recipe", "apply_overrides", "load_recipe", "recipe_from_dict", "save_recipe"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything a training run needs: ``model``, ``data`` and ``trainer`` sections."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (lists for tuples), as written to YAML/JSON."""
+        return _plain(dataclasses.asdict(self))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value, where) if len(inner) == 1 else value
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping of {tp.__name__} fields, got {value!r}.")
+        return _build(tp, value, where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list, got {value!r}.")
+        args = typing.get_args(tp)
+        item_tp = args[0] if len(args) == 2 and args[1] is Ellipsis else None
+        if item_tp is None:
+            return tuple(
+                _convert(a, v, f"{where}[{i}]")
+                for i, (a, v) in enumerate(zip(args, value, strict=False))
+            )
+        return tuple(_convert(item_tp, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _build(cls: type[T], data: dict[str, Any], where: str) -> T:
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(f"Unknown key(s) {unknown} in {where}. Valid keys: {', '.join(names)}.")
+    hints = typing.get_type_hints(cls)
+    kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as err:
+        raise ConfigError(f"Invalid value in {where}: {err}.") from err
+
+
+def recipe_from_dict(data: dict[str, Any]) -> Recipe:
+    """Build a :class:`Recipe` from plain data, validating every key."""
+    return _build(Recipe, data or {}, "recipe")
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.field=value`` overrides (values parsed as YAML) to plain recipe data."""
+    out = json.loads(json.dumps(data))
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"Override {item!r} is not of the form section.field=value.")
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"Override {item!r}: {part!r} is not a section.")
+        node[parts[-1]] = yaml.safe_load(raw)
+    return out
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"Recipe file {str(path)!r} does not exist; see the configs/ folder.")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        raise ConfigError(f"Recipe file {str(path)!r} does not parse: {err}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"Recipe file {str(path)!r} must hold a mapping at the top level.")
+    return data
+
+
+def load_recipe(
+    path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None
+) -> Recipe:
+    """Read a YAML or JSON recipe and apply dotted overrides.
+
+    Example:
+        >>> recipe = load_recipe("configs/seed_siamese_triplet.yaml", ["trainer.epochs=2"])
+        ... # doctest: +SKIP
+    """
+    data = _read(Path(path)) if path is not None else {}
+    return recipe_from_dict(apply_overrides(data, overrides or []))
+
+
+def save_recipe(recipe: Recipe, path: str | os.PathLike[str]) -> None:
+    """Write a recipe as YAML (``.yaml``/``.yml``) or JSON (any other suffix)."""
+    path = Path(path)
+    data = recipe.to_dict()
+    text = (
+        yaml.safe_dump(data, sort_keys=False)
+        if path.suffix in (".yaml", ".yml")
+        else json.dumps(data, indent=2)
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")

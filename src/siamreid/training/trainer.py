@@ -1,0 +1,399 @@
+"""The training loop, and nothing else: data, model, losses and evaluation live elsewhere."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from siamreid.data.datasets import ReidImageDataset, TripletDataset
+from siamreid.data.samples import ReidSample, ReidSplits
+from siamreid.data.transforms import TransformConfig, build_train_transform
+from siamreid.errors import ConfigError, NonFiniteLossError
+from siamreid.evaluation import RankMetrics
+from siamreid.losses import CompositeLoss, build_loss
+from siamreid.models.embedder import SiameseEmbedder
+from siamreid.models.heads import HeadOutput
+from siamreid.training import checkpoint as ckpt
+from siamreid.training.config import TrainerConfig
+from siamreid.training.device import autocast, default_num_workers, select_device
+from siamreid.training.distributed import DistContext
+from siamreid.training.history import EpochRecord, History
+from siamreid.training.interrupt import StopRequest
+from siamreid.training.loaders import item_seed, make_loader, plan_epoch, split_batch
+from siamreid.training.optim import build_optimizer, build_scheduler
+from siamreid.training.validation import ValidationResult, validate
+
+__all__ = ["Trainer"]
+
+log = logging.getLogger(__name__)
+
+
+class Trainer:
+    """Trains a :class:`SiameseEmbedder` with metric (and identity) losses.
+
+    Args:
+        model: The model; moved to the chosen device.
+        config: Loop settings; defaults to the strong-baseline recipe.
+        dist: Process group context; defaults to what ``torchrun`` put in the environment.
+
+    Example:
+        >>> model = SiameseEmbedder("resnet18", pretrained=False, num_classes=splits.num_train_pids)
+        >>> trainer = Trainer(model, TrainerConfig(epochs=5, out_dir="runs/x"))  # doctest: +SKIP
+        >>> history = trainer.fit(splits.train, splits)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: SiameseEmbedder,
+        config: TrainerConfig | None = None,
+        *,
+        dist: DistContext | None = None,
+    ) -> None:
+        self.model = model
+        self.config = config or TrainerConfig()
+        self.dist = dist or DistContext.from_env()
+        self.device = self.dist.device if self.dist.active else select_device(self.config.device)
+        self.loss_fn: CompositeLoss = build_loss(self.config.losses)
+        self.history = History()
+        self.num_workers = (
+            default_num_workers(self.device)
+            if self.config.num_workers is None
+            else self.config.num_workers
+        )
+        self.model.to(self.device)
+        if self.config.channels_last:
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        unused_classifier = self.model.head.classifier is not None and not self.loss_fn.needs_logits
+        self.net: nn.Module = self.dist.wrap(
+            _TrainForward(self.model), find_unused_parameters=unused_classifier
+        )
+        if self.config.compile:
+            self.net = torch.compile(self.net)  # type: ignore[assignment]
+        self.optimizer = build_optimizer(self.model, self.config)
+        self.scheduler = build_scheduler(self.optimizer, self.config)
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=self.config.precision == "fp16"
+        )
+        self.skipped_batches = 0
+
+    # ----------------------------------------------------------------------------- public API
+    @property
+    def out_dir(self) -> Path | None:
+        """The run folder, or ``None`` when nothing is written."""
+        return None if self.config.out_dir is None else Path(self.config.out_dir)
+
+    def fit(self, train: Sequence[ReidSample], val: ReidSplits | None = None) -> History:
+        """Train for ``config.epochs``, validating on ``val``'s query/gallery when given.
+
+        Args:
+            train: Training samples (pids ``0..N-1``).
+            val: Held-out identities: its ``query`` and ``gallery`` are used.
+
+        Returns:
+            The per-epoch history (also appended to ``out_dir/metrics.jsonl``).
+
+        Raises:
+            NonFiniteLossError: A loss became NaN/inf with ``on_nan="raise"``; the last
+                checkpoint is left intact.
+            KeyboardInterrupt: After saving a checkpoint of the interrupted epoch.
+        """
+        self._check_inputs(train)
+        dataset = self._train_dataset(train)
+        pids = [s.pid for s in train]
+        start_epoch, start_step = self._maybe_resume()
+        self._write_run_files()
+        plan = self._plan(pids, start_epoch, start_step)
+        loader = make_loader(
+            dataset, plan, num_workers=self.num_workers, pin_memory=self.device.type == "cuda"
+        )
+        with StopRequest() as stop:
+            for epoch in range(start_epoch, self.config.epochs):
+                if epoch > start_epoch:
+                    plan.keys = self._plan(pids, epoch, 0).keys  # same sampler: workers persist
+                first = start_step if epoch == start_epoch else 0
+                stats = self._train_epoch(epoch, loader, first, stop)
+                self.scheduler.step()
+                result = self._maybe_validate(epoch, val)
+                self._finish_epoch(epoch, stats, result)
+        return self.history
+
+    def evaluate(self, splits: ReidSplits) -> RankMetrics:
+        """Rank-k, mAP and mINP of ``splits.query`` against ``splits.gallery``."""
+        return validate(
+            self.model,
+            splits,
+            self.loss_fn,
+            device=self.device,
+            p=self.config.p,
+            k=self.config.k,
+            num_workers=self.num_workers,
+        ).metrics
+
+    # ----------------------------------------------------------------------------- set-up
+    def _check_inputs(self, train: Sequence[ReidSample]) -> None:
+        if not train:
+            raise ConfigError("Trainer.fit got an empty training set; pass splits.train.")
+        num_pids = len({s.pid for s in train})
+        if self.loss_fn.needs_logits and self.model.config.num_classes < num_pids:
+            raise ConfigError(
+                f"The 'id' loss needs a classifier over the {num_pids} training identities, but "
+                f"the model has num_classes={self.model.config.num_classes}. Build it with "
+                f"SiameseEmbedder(..., num_classes={num_pids}) or drop the 'id' loss term."
+            )
+        if self.config.sampler == "pk" and num_pids < 2:
+            raise ConfigError("PK batches need at least 2 training identities.")
+
+    def _train_dataset(self, train: Sequence[ReidSample]) -> Dataset[Any]:
+        height, width = self.model.config.input_size
+        augment = self.config.augment or TransformConfig(height=height, width=width)
+        if (augment.height, augment.width) != (height, width):
+            raise ConfigError(
+                f"TrainerConfig.augment resizes to {(augment.height, augment.width)} but the "
+                f"model's input_size is {(height, width)}; make them equal."
+            )
+        data = self.model.data_config
+        transform = build_train_transform(augment, data.mean, data.std, data.interpolation)
+        if self.config.sampler == "triplet":
+            return TripletDataset(list(train), transform, seed=self.config.seed)
+        return ReidImageDataset(list(train), transform)
+
+    def _plan(self, pids: list[int], epoch: int, start_step: int) -> Any:
+        return plan_epoch(
+            pids,
+            self.config,
+            epoch,
+            rank=self.dist.rank,
+            world=self.dist.world_size,
+            start_step=start_step,
+        )
+
+    # ----------------------------------------------------------------------------- the loop
+    def _train_epoch(
+        self, epoch: int, loader: Any, first_step: int, stop: StopRequest
+    ) -> dict[str, Any]:
+        self.net.train()
+        sums: dict[str, float] = {}
+        total, steps, images = 0.0, 0, 0
+        start = time.perf_counter()
+        bar = tqdm(
+            loader,
+            desc=f"epoch {epoch + 1}/{self.config.epochs}",
+            disable=not (self.config.progress and self.dist.is_main),
+            leave=False,
+            dynamic_ncols=True,
+        )
+        step = first_step
+        devices = [self.device] if self.device.type == "cuda" else []
+        for batch in bar:
+            # Model randomness (dropout, drop-path) is seeded per step, so a resumed run
+            # replays exactly what an uninterrupted one does; the caller's RNG is untouched.
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(item_seed(self.config.seed, epoch, step, stream=1))
+                loss_value, terms, n = self._train_step(batch, epoch, step)
+            step += 1
+            if loss_value is not None:
+                total += loss_value
+                for name, value in terms.items():
+                    sums[name] = sums.get(name, 0.0) + value
+                steps += 1
+                images += n * self.dist.world_size
+                rate = images / max(time.perf_counter() - start, 1e-9)
+                bar.set_postfix(loss=f"{loss_value:.3f}", img_s=f"{rate:.1f}")
+            if stop.requested:
+                bar.close()
+                self._save(epoch, step=step)
+                log.warning("Interrupted: saved a checkpoint at epoch %d step %d.", epoch + 1, step)
+                raise KeyboardInterrupt
+        bar.close()
+        seconds = time.perf_counter() - start
+        steps = max(steps, 1)
+        return {
+            "loss": total / steps,
+            "terms": {k: v / steps for k, v in sums.items()},
+            "images_per_second": images / max(seconds, 1e-9),
+            "seconds": seconds,
+        }
+
+    def _train_step(
+        self, batch: Sequence[torch.Tensor], epoch: int, step: int
+    ) -> tuple[float | None, dict[str, float], int]:
+        images, labels, triplets = split_batch(batch, self.device)
+        if self.config.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with autocast(self.device, self.config.precision):
+            out = self.net(images)
+            loss, terms = self.loss_fn(
+                self.dist.gather_output(out), self.dist.gather_labels(labels), triplets
+            )
+        loss = self.dist.scale_loss(loss)
+        if not torch.isfinite(loss):
+            return self._non_finite(epoch, step, terms), {}, 0
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.config.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        values = {name: float(v.detach()) for name, v in terms.items()}
+        return (
+            sum(cfg.weight * values[cfg.label] for cfg in self.loss_fn.configs),
+            values,
+            len(labels),
+        )
+
+    def _non_finite(self, epoch: int, step: int, terms: dict[str, torch.Tensor]) -> None:
+        described = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
+        if self.config.on_nan == "skip_batch":
+            self.skipped_batches += 1
+            self.optimizer.zero_grad(set_to_none=True)
+            log.warning(
+                "Skipped a batch with a non-finite loss at epoch %d step %d (%s).",
+                epoch + 1,
+                step,
+                described,
+            )
+            return None
+        raise NonFiniteLossError(
+            f"Non-finite loss at epoch {epoch + 1}, step {step} ({described}). The last good "
+            "checkpoint is intact. Lower the learning rate, set grad_clip, use precision='fp32' "
+            "or bf16, or set on_nan='skip_batch'."
+        )
+
+    def _maybe_validate(self, epoch: int, val: ReidSplits | None) -> ValidationResult | None:
+        last = epoch + 1 == self.config.epochs
+        if val is None or not (last or (epoch + 1) % self.config.eval_every == 0):
+            return None
+        if not self.dist.is_main:
+            return None
+        return validate(
+            self.model,
+            val,
+            self.loss_fn,
+            device=self.device,
+            p=self.config.p,
+            k=self.config.k,
+            num_workers=self.num_workers,
+        )
+
+    def _finish_epoch(
+        self, epoch: int, stats: dict[str, Any], result: ValidationResult | None
+    ) -> None:
+        record = EpochRecord(
+            epoch=epoch + 1,
+            train_loss=stats["loss"],
+            train_terms=stats["terms"],
+            lr=float(self.optimizer.param_groups[0]["lr"]),
+            images_per_second=stats["images_per_second"],
+            epoch_seconds=stats["seconds"],
+            skipped_batches=self.skipped_batches,
+            val_loss=None if result is None else result.loss,
+            val_terms={} if result is None else result.terms,
+            rank1=None if result is None else float(result.metrics.cmc[0]),
+            mAP=None if result is None else float(result.metrics.mAP),
+            mINP=None if result is None else float(result.metrics.mINP),
+            triplet_accuracy=None if result is None else result.triplet_accuracy,
+        )
+        jsonl = self.out_dir / "metrics.jsonl" if self.out_dir and self.dist.is_main else None
+        self.history.append(record, jsonl)
+        self._save(epoch + 1, step=0)
+        if self.dist.is_main:
+            log.info("epoch %d: %s", epoch + 1, _describe(record))
+
+    # ----------------------------------------------------------------------------- checkpoints
+    def _meta(self, epoch: int, step: int) -> dict[str, Any]:
+        cfg = self.model.config
+        return {
+            "epoch": epoch,
+            "step": step,
+            "backbone": cfg.backbone,
+            "embedding_dim": cfg.embedding_dim,
+            "num_classes": cfg.num_classes,
+            "model_config": cfg.to_dict(),
+        }
+
+    def _save(self, epoch: int, step: int) -> None:
+        if self.out_dir is None or not self.dist.is_main:
+            return
+        train_state = {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "skipped_batches": self.skipped_batches,
+            "history": json.dumps(self.history.to_list()),
+        }
+        ckpt.save_checkpoint(
+            self.out_dir / "checkpoints",
+            model_state=self.model.state_dict(),
+            train_state=train_state,
+            meta=self._meta(epoch, step),
+            keep=self.config.keep_checkpoints,
+        )
+
+    def _maybe_resume(self) -> tuple[int, int]:
+        if not self.config.resume or self.out_dir is None:
+            return 0, 0
+        latest = ckpt.find_latest(self.out_dir / "checkpoints")
+        if latest is None:
+            log.info("resume=True but %s has no checkpoint yet: starting fresh.", self.out_dir)
+            return 0, 0
+        state = ckpt.load_checkpoint(latest)
+        ckpt.check_compatible(state.meta, self._meta(0, 0), latest)
+        self.model.load_state_dict(state.model_state)
+        self.optimizer.load_state_dict(state.train_state["optimizer"])
+        self.scheduler.load_state_dict(state.train_state["scheduler"])
+        self.scaler.load_state_dict(state.train_state["scaler"])
+        self.skipped_batches = int(state.train_state["skipped_batches"])
+        self.history = History.from_list(json.loads(state.train_state["history"]))
+        log.info("Resumed from %s (epoch %d, step %d).", latest, state.epoch, state.step)
+        return state.epoch, state.step
+
+    def _write_run_files(self) -> None:
+        if self.out_dir is None or not self.dist.is_main:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        # metrics.jsonl always restarts from the checkpoint's history: a run killed between
+        # appending a line and saving its checkpoint must not get that epoch twice.
+        jsonl = self.out_dir / "metrics.jsonl"
+        jsonl.unlink(missing_ok=True)
+        for record in self.history:
+            History().append(record, jsonl)
+        resolved = {"model": self.model.config.to_dict(), "trainer": config_to_dict(self.config)}
+        (self.out_dir / "config.json").write_text(json.dumps(resolved, indent=2), "utf-8")
+
+
+class _TrainForward(nn.Module):
+    """Exposes ``forward_train`` as ``forward``, so DDP hooks see the training forward pass."""
+
+    def __init__(self, model: SiameseEmbedder) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> HeadOutput:
+        return self.model.forward_train(images)
+
+
+def config_to_dict(config: TrainerConfig) -> dict[str, Any]:
+    """JSON-ready fields of a :class:`TrainerConfig`."""
+    from dataclasses import asdict
+
+    return json.loads(json.dumps(asdict(config), default=list))
+
+
+def _describe(record: EpochRecord) -> str:
+    parts = [f"loss {record.train_loss:.4f}", f"{record.images_per_second:.1f} img/s"]
+    if record.val_loss is not None and not math.isnan(record.val_loss):
+        parts.append(f"val_loss {record.val_loss:.4f}")
+    if record.mAP is not None:
+        parts.append(f"rank1 {record.rank1:.3f} mAP {record.mAP:.3f}")
+    return ", ".join(parts)

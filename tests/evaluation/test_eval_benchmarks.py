@@ -1,0 +1,68 @@
+"""benchmarks/_report.py and the --quick mode of the evaluation benchmarks."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _report() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_report", BENCHMARKS / "_report.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_write_section_creates_replaces_and_keeps_other_sections(tmp_path: Path) -> None:
+    report = _report()
+    doc = tmp_path / "docs" / "benchmarks.md"
+    report.write_section("eval", "first", doc, machine="test box")
+    assert doc.read_text().startswith("# Benchmarks")
+    report.write_section("other", "kept", doc, machine="test box")
+    report.write_section("eval", "second", doc, machine="box 2")
+    text = doc.read_text()
+    assert "first" not in text
+    assert text.count("<!-- bench:eval:start -->") == 1
+    assert "second\n\n_Measured on box 2._\n<!-- bench:eval:end -->" in text
+    assert "kept" in text
+    assert text.index("bench:eval:start") < text.index("bench:other:start")  # stays in place
+
+
+def test_write_section_rejects_bad_names_and_stamps_the_machine(tmp_path: Path) -> None:
+    report = _report()
+    with pytest.raises(ValueError, match="section name"):
+        report.write_section("Bad Name", "x", tmp_path / "b.md")
+    report.write_section("eval", "x", tmp_path / "b.md")
+    stamp = (tmp_path / "b.md").read_text()
+    assert "cores (" in stamp
+    assert "torch " in stamp
+    assert "numpy " in stamp
+
+
+def test_markdown_table() -> None:
+    table = _report().markdown_table(["a", "b"], [[1, "x"], [2.5, "y"]])
+    assert table.splitlines() == ["| a | b |", "|---|---|", "| 1 | x |", "| 2.5 | y |"]
+
+
+@pytest.mark.parametrize("script", ["bench_eval.py", "bench_rerank.py"])
+def test_quick_mode_runs_and_writes_nothing(script: str) -> None:
+    doc = BENCHMARKS.parent / "docs" / "benchmarks.md"
+    before = doc.read_text() if doc.exists() else None
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr  # each script checks its methods agree
+    assert "| siamreid" in proc.stdout
+    assert (doc.read_text() if doc.exists() else None) == before

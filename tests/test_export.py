@@ -1,0 +1,135 @@
+"""ONNX export: onnxruntime matches PyTorch for several batch sizes; failures are ExportErrors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from siamreid.errors import ExportError
+from siamreid.export import to_onnx, verify_onnx
+from siamreid.models import SiameseEmbedder
+
+ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+
+SIZE = (64, 32)
+
+
+def _model(seed: int) -> SiameseEmbedder:
+    torch.manual_seed(seed)
+    model = SiameseEmbedder("test_efficientnet", 16, pretrained=False, input_size=SIZE)
+    with torch.no_grad():  # non-trivial BatchNorm statistics
+        model.train()(torch.randn(8, 3, *SIZE))
+    return model
+
+
+@pytest.fixture(scope="module")
+def model() -> SiameseEmbedder:
+    return _model(0)
+
+
+@pytest.fixture(scope="module")
+def exported(model: SiameseEmbedder, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default exporter (torch.export based), dynamic batch, verified on export."""
+    return to_onnx(model, tmp_path_factory.mktemp("onnx") / "reid.onnx")
+
+
+def _run(path: Path, images: torch.Tensor) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(["embeddings"], {"images": images.numpy()})[0]
+
+
+def _torch(model: SiameseEmbedder, images: torch.Tensor) -> np.ndarray:
+    with torch.inference_mode():
+        return model.eval()(images).numpy()
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_onnxruntime_matches_pytorch(model: SiameseEmbedder, exported: Path, batch: int) -> None:
+    images = torch.randn(batch, 3, *SIZE, generator=torch.Generator().manual_seed(batch))
+    got = _run(exported, images)
+    assert got.shape == (batch, 16)
+    assert np.abs(got - _torch(model, images)).max() <= 1e-4
+
+
+def test_export_leaves_the_model_as_it_was(tmp_path: Path) -> None:
+    model = _model(1)
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    to_onnx(model, tmp_path / "m.onnx", exporter="torchscript")
+    assert model.training
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+def test_metadata_describes_the_preprocessing(model: SiameseEmbedder, exported: Path) -> None:
+    props = {p.key: p.value for p in onnx.load(str(exported)).metadata_props}
+    assert json.loads(props["input_size"]) == list(SIZE)
+    assert json.loads(props["mean"]) == list(model.data_config.mean)
+    assert json.loads(props["std"]) == list(model.data_config.std)
+    assert props["backbone"] == "test_efficientnet"
+    assert props["embedding_dim"] == "16"
+    assert props["metric"] == "cosine"
+
+
+def test_exported_file_is_self_contained(exported: Path) -> None:
+    assert sorted(p.name for p in exported.parent.iterdir()) == [exported.name]
+
+
+def test_torchscript_exporter_with_a_fixed_batch(model: SiameseEmbedder, tmp_path: Path) -> None:
+    path = to_onnx(
+        model, tmp_path / "s.onnx", exporter="torchscript", dynamic_batch=False, batch_size=3
+    )
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == [3, 3, *SIZE]
+    images = torch.randn(3, 3, *SIZE)
+    assert np.abs(_run(path, images) - _torch(model, images)).max() <= 1e-4
+
+
+def test_verify_catches_a_model_that_differs(exported: Path) -> None:
+    with pytest.raises(ExportError, match="disagrees with PyTorch: max abs difference"):
+        verify_onnx(exported, _model(2))
+
+
+def test_verify_reports_the_difference(model: SiameseEmbedder, exported: Path) -> None:
+    assert 0.0 <= verify_onnx(exported, model, batch_sizes=(2,)) <= 1e-4
+
+
+def test_exporter_failure_is_an_export_error(
+    model: SiameseEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("unsupported operator")
+
+    monkeypatch.setattr(torch.onnx, "export", broken)
+    message = r"'test_efficientnet'.*unsupported operator.*exporter='torchscript'"
+    with pytest.raises(ExportError, match=message):
+        to_onnx(model, tmp_path / "x.onnx")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"exporter": "tflite"}, "exporter is 'tflite'"),
+        ({"batch_size": 0, "dynamic_batch": False}, "batch_size must be >= 1"),
+    ],
+)
+def test_bad_arguments_are_named(
+    model: SiameseEmbedder, tmp_path: Path, kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ExportError, match=message):
+        to_onnx(model, tmp_path / "x.onnx", **kwargs)  # type: ignore[arg-type]
+
+
+def test_folder_as_output_is_refused(model: SiameseEmbedder, tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="is a folder"):
+        to_onnx(model, tmp_path)
+
+
+def test_missing_file_is_named(model: SiameseEmbedder, tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="No ONNX file at"):
+        verify_onnx(tmp_path / "none.onnx", model)

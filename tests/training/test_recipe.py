@@ -1,0 +1,66 @@
+"""Recipes: the shipped YAML files load, unknown keys are refused, overrides apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from siamreid.errors import ConfigError
+from siamreid.training.recipe import Recipe, load_recipe, recipe_from_dict, save_recipe
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def test_strong_baseline_recipe_loads_as_specified() -> None:
+    recipe = load_recipe(CONFIGS / "market1501_efficientnet_b0.yaml")
+    assert recipe.model.backbone == "efficientnet_b0"
+    assert recipe.model.input_size == (256, 128)
+    assert (recipe.trainer.p, recipe.trainer.k, recipe.trainer.epochs) == (16, 4, 120)
+    kinds = {t.kind: t for t in recipe.trainer.losses}
+    assert kinds["triplet"].margin == 0.3
+    assert kinds["triplet"].miner == "batch_hard"
+    assert kinds["triplet"].distance == "euclidean"
+    assert kinds["id"].label_smoothing == 0.1
+    assert recipe.trainer.augment is not None
+    assert recipe.trainer.augment.random_erasing_prob > 0
+
+
+def test_seed_recipe_uses_triplet_dataset() -> None:
+    recipe = load_recipe(CONFIGS / "seed_siamese_triplet.yaml")
+    assert recipe.trainer.sampler == "triplet"
+    assert [t.kind for t in recipe.trainer.losses] == ["triplet"]
+
+
+def test_overrides_are_parsed_as_yaml() -> None:
+    recipe = load_recipe(
+        CONFIGS / "market1501_efficientnet_b0.yaml",
+        ["trainer.epochs=3", "model.backbone=resnet18", "trainer.milestones=[1, 2]"],
+    )
+    assert recipe.trainer.epochs == 3
+    assert recipe.model.backbone == "resnet18"
+    assert recipe.trainer.milestones == (1, 2)
+
+
+def test_unknown_key_lists_valid_ones() -> None:
+    with pytest.raises(ConfigError, match=r"Unknown key.*'epoch'.*Valid keys: epochs"):
+        recipe_from_dict({"trainer": {"epoch": 3}})
+    with pytest.raises(ConfigError, match="Unknown key"):
+        load_recipe(None, ["trainer.lossess=[]"])
+
+
+def test_invalid_values_name_the_field() -> None:
+    with pytest.raises(ConfigError, match="TrainerConfig.lr"):
+        load_recipe(None, ["trainer.lr=-1"])
+    with pytest.raises(ConfigError, match="section.field=value"):
+        load_recipe(None, ["trainer.lr"])
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_recipe("no/such/recipe.yaml")
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_save_load_round_trip(tmp_path: Path, suffix: str) -> None:
+    recipe = load_recipe(CONFIGS / "market1501_efficientnet_b0.yaml", ["trainer.epochs=7"])
+    save_recipe(recipe, tmp_path / f"recipe{suffix}")
+    assert load_recipe(tmp_path / f"recipe{suffix}") == recipe
+    assert Recipe() == recipe_from_dict({})
