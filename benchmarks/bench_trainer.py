@@ -150,7 +150,8 @@ def main() -> None:
     if not args.quick:
         from _report import write_section
 
-        write_section("trainer", "Training throughput: Trainer vs a bare loop", table)
+        body = "### Training throughput: Trainer vs a bare loop\n\n" + table
+        print(f"wrote {write_section('trainer', body)}")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,20 @@ The public API, declared once. Everything users import comes from here::
 """
 
 from siamreid._version import __version__
-from siamreid.data.config import DataConfig, load_splits
-from siamreid.data.samples import ReidSample, ReidSplits
+from siamreid.calibration import DistanceThreshold, calibrate_threshold
+from siamreid.data import (
+    DataConfig,
+    ImageFolderReid,
+    Market1501,
+    PKSampler,
+    ReidImageDataset,
+    ReidSample,
+    ReidSplits,
+    TransformConfig,
+    TripletDataset,
+    load_splits,
+    make_synthetic_market,
+)
 from siamreid.errors import (
     BackboneError,
     CheckpointError,
@@ -20,8 +32,17 @@ from siamreid.errors import (
     PretrainedWeightsError,
     SiamreidError,
 )
+from siamreid.evaluation import (
+    RankMetrics,
+    evaluate_features,
+    evaluate_rank,
+    query_expansion,
+    re_rank,
+    re_rank_features,
+)
 from siamreid.losses import CompositeLoss, LossTermConfig, build_loss
 from siamreid.models import ModelConfig, SiameseEmbedder, create_backbone
+from siamreid.retrieval import IndexOptions, Retriever, SearchResult
 from siamreid.training import EpochRecord, History, Trainer, TrainerConfig
 from siamreid.training.recipe import Recipe, load_recipe, save_recipe
 
@@ -32,26 +53,44 @@ __all__ = [
     "ConfigError",
     "DataConfig",
     "DatasetLayoutError",
+    "DistanceThreshold",
     "EpochRecord",
     "ExportError",
     "History",
+    "ImageFolderReid",
     "ImageLoadError",
     "IndexFormatError",
+    "IndexOptions",
     "LossTermConfig",
+    "Market1501",
     "ModelConfig",
     "NonFiniteLossError",
+    "PKSampler",
     "PretrainedWeightsError",
+    "RankMetrics",
     "Recipe",
+    "ReidImageDataset",
     "ReidSample",
     "ReidSplits",
+    "Retriever",
+    "SearchResult",
     "SiameseEmbedder",
     "SiamreidError",
     "Trainer",
     "TrainerConfig",
+    "TransformConfig",
+    "TripletDataset",
     "__version__",
     "build_loss",
+    "calibrate_threshold",
     "create_backbone",
+    "evaluate_features",
+    "evaluate_rank",
     "load_recipe",
     "load_splits",
+    "make_synthetic_market",
+    "query_expansion",
+    "re_rank",
+    "re_rank_features",
     "save_recipe",
 ]

@@ -1,8 +1,10 @@
 """The offline demo: synthetic data → evaluate → train a few CPU minutes → evaluate → report.
 
-Backbone choice for the demo: ``resnet18`` at 128x64 learns fastest on a 2-core CPU from scratch
-(no pretrained weights offline): plain 3x3 convolutions run well on CPU, and half the input side
-quarters the cost. EfficientNet-B0 at 256x128 stays the default of the full recipe
+Backbone choice for the demo: ``resnet18`` at 64x32 learns fastest on a 2-core CPU from scratch
+(no pretrained weights offline): plain 3x3 convolutions run well on CPU, and a quarter of the
+input side cuts the cost 16-fold. Augmentation is light (flip, 4-pixel pad-and-crop, no random
+erasing): with a few hundred steps from scratch, erasing halves the reachable mAP.
+EfficientNet-B0 at 256x128 stays the default of the full recipe
 (``configs/market1501_efficientnet_b0.yaml``), which is meant for GPUs with ImageNet weights.
 """
 
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from siamreid.data.config import DataConfig
+from siamreid.data.transforms import TransformConfig
 from siamreid.losses import LossTermConfig
 from siamreid.models.embedder import ModelConfig
 from siamreid.pipeline import run_recipe
@@ -27,13 +30,13 @@ def demo_recipe(
     out_dir: str | os.PathLike[str],
     *,
     backbone: str = "resnet18",
-    epochs: int = 8,
+    epochs: int = 12,
     seed: int = 0,
 ) -> Recipe:
     """The demo's recipe: synthetic data in ``out_dir/data``, a small CPU-friendly model."""
     return Recipe(
         model=ModelConfig(
-            backbone=backbone, embedding_dim=128, pretrained=False, input_size=(128, 64)
+            backbone=backbone, embedding_dim=128, pretrained=False, input_size=(64, 32)
         ),
         data=DataConfig(dataset="synthetic", root=str(Path(out_dir) / "data"), seed=seed),
         trainer=TrainerConfig(
@@ -43,6 +46,7 @@ def demo_recipe(
             lr=1e-3,
             warmup_epochs=1,
             scheduler="cosine",
+            augment=TransformConfig(height=64, width=32, pad=4, random_erasing_prob=0.0),
             losses=(
                 LossTermConfig(kind="triplet", margin=0.3, miner="batch_hard"),
                 LossTermConfig(kind="id", label_smoothing=0.1),

@@ -19,7 +19,7 @@ from siamreid.models.embedder import SiameseEmbedder
 from siamreid.report import rank_gallery, write_report
 from siamreid.training.recipe import Recipe, save_recipe
 from siamreid.training.trainer import Trainer
-from siamreid.training.validation import validate
+from siamreid.training.validation import ValidationResult, validate
 
 __all__ = ["run_recipe"]
 
@@ -54,15 +54,18 @@ def run_recipe(
     save_recipe(resolved, out / "recipe.yaml")
     model = SiameseEmbedder.from_config(model_cfg)
     trainer = Trainer(model, trainer_cfg)
-    evaluate = lambda: validate(  # noqa: E731 - the same call before and after training
-        model,
-        splits,
-        trainer.loss_fn,
-        device=trainer.device,
-        p=trainer_cfg.p,
-        k=trainer_cfg.k,
-        num_workers=trainer.num_workers,
-    )
+
+    def evaluate() -> ValidationResult:  # the same call before and after training
+        return validate(
+            model,
+            splits,
+            trainer.loss_fn,
+            device=trainer.device,
+            p=trainer_cfg.p,
+            k=trainer_cfg.k,
+            num_workers=trainer.num_workers,
+        )
+
     before = evaluate()
     echo(f"before training: rank1 {before.metrics.cmc[0]:.3f}  mAP {before.metrics.mAP:.3f}")
     train_start = time.perf_counter()
@@ -88,6 +91,7 @@ def run_recipe(
         gallery=splits.gallery,
         extra={"backbone": model_cfg.backbone, "input_size": list(model_cfg.input_size)},
     )
+    model.save_pretrained(out / "model")
     report["total_seconds"] = time.perf_counter() - start
     echo(
         f"wrote {out / 'metrics.json'}, losses.png and ranked.png "

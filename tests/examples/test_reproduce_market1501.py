@@ -14,7 +14,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "reproduce_market15
 @pytest.mark.slow
 def test_smoke_run_writes_the_demo_report(tmp_path: Path) -> None:
     spec = importlib.util.spec_from_file_location("reproduce_market1501", EXAMPLE)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     report = module.main(["--smoke", "--out", str(tmp_path)])

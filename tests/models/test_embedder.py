@@ -73,7 +73,7 @@ def test_embed_restores_training_mode(model: SiameseEmbedder) -> None:
 
 
 def test_bad_inputs(model: SiameseEmbedder, tmp_path: Path) -> None:
-    with pytest.raises(ImageLoadError, match="missing.jpg"):
+    with pytest.raises(ImageLoadError, match=r"missing\.jpg"):
         model.embed([tmp_path / "missing.jpg"])
     with pytest.raises(ImageLoadError, match="uint8"):
         model.embed(np.zeros((10, 10, 3), dtype=np.float32))

@@ -68,7 +68,7 @@ def test_missing_file_and_newer_format_are_named(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="format_version"):
         ckpt.load_checkpoint(path)
     (path / "state.pt").unlink()
-    with pytest.raises(CheckpointError, match="state.pt"):
+    with pytest.raises(CheckpointError, match=r"state\.pt"):
         ckpt.load_checkpoint(path)
 
 

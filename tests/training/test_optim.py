@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -27,7 +28,7 @@ def test_cosine_reaches_zero_at_the_end() -> None:
     assert lr_factor(10, cfg) == pytest.approx(0.5)
     assert lr_factor(20, cfg) == pytest.approx(0.0, abs=1e-12)
     values = [lr_factor(e, cfg) for e in range(21)]
-    assert all(a >= b for a, b in zip(values, values[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(values))
 
 
 def test_scheduler_drives_optimizer_and_skips_decay_on_norms() -> None:

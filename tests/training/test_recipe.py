@@ -50,9 +50,9 @@ def test_unknown_key_lists_valid_ones() -> None:
 
 
 def test_invalid_values_name_the_field() -> None:
-    with pytest.raises(ConfigError, match="TrainerConfig.lr"):
+    with pytest.raises(ConfigError, match=r"TrainerConfig\.lr"):
         load_recipe(None, ["trainer.lr=-1"])
-    with pytest.raises(ConfigError, match="section.field=value"):
+    with pytest.raises(ConfigError, match=r"section\.field=value"):
         load_recipe(None, ["trainer.lr"])
     with pytest.raises(ConfigError, match="does not exist"):
         load_recipe("no/such/recipe.yaml")

@@ -18,7 +18,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     parser.add_argument("--backbone", default="resnet18", help="timm model name")
-    parser.add_argument("--epochs", type=int, default=8, help="training epochs")
+    parser.add_argument("--epochs", type=int, default=12, help="training epochs")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.set_defaults(run=run)
 

@@ -36,7 +36,8 @@ def load_image(item: str | os.PathLike[str] | Image.Image | np.ndarray[Any, Any]
     try:
         with Image.open(path) as img:
             img.load()  # decode now so truncated files fail here, not in a worker later
-            return img.convert("RGB")
+            rgb: Image.Image = img.convert("RGB")
+            return rgb
     except (OSError, UnidentifiedImageError, SyntaxError) as err:
         raise ImageLoadError(
             f"Cannot read image {str(path)!r}: {err}. Check the file exists and is a complete "

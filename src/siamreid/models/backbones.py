@@ -7,10 +7,12 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import timm
 import torch
+from timm.data.config import resolve_model_data_config
 from torch import nn
 
 from siamreid.errors import BackboneError, PretrainedWeightsError
@@ -119,7 +121,7 @@ def create_backbone(
         512
     """
     _check_name(name)
-    kwargs: dict[str, object] = {"num_classes": 0}
+    kwargs: dict[str, Any] = {"num_classes": 0}
     if drop_path_rate is not None:
         kwargs["drop_path_rate"] = drop_path_rate
     if weights is not None:
@@ -138,8 +140,9 @@ def create_backbone(
                 f"Weights file {str(path)!r} does not fit backbone {name!r}: {err}. Check that "
                 "the file holds this architecture's ImageNet state dict."
             ) from err
-    offline = not name.startswith("hf-hub:") and not _weights_cached(name) and not _hub_reachable()
-    if pretrained and offline:
+    # Probe the hub only when weights are wanted, and fail fast instead of retrying for ~45 s.
+    wants_hub = pretrained and not name.startswith("hf-hub:")
+    if wants_hub and not _weights_cached(name) and not _hub_reachable():
         raise _offline_error(name)
     try:
         return timm.create_model(name, pretrained=pretrained, **kwargs)
@@ -149,7 +152,7 @@ def create_backbone(
 
 def backbone_data_config(backbone: nn.Module) -> BackboneDataConfig:
     """Mean, std and interpolation from the backbone's timm pretrained configuration."""
-    cfg = timm.data.resolve_model_data_config(backbone)
+    cfg = resolve_model_data_config(backbone)  # type: ignore[no-untyped-call]
     mean = tuple(float(v) for v in cfg["mean"])
     std = tuple(float(v) for v in cfg["std"])
     if len(mean) != 3 or len(std) != 3:
@@ -165,7 +168,8 @@ def backbone_data_config(backbone: nn.Module) -> BackboneDataConfig:
 
 def feature_width(backbone: nn.Module) -> int:
     """The pooled feature width of a timm backbone."""
-    width = getattr(backbone, "num_features", None)
+    # Models with a conv head (MobileNetV3, LCNet, GhostNet) pool to head_hidden_size.
+    width = getattr(backbone, "head_hidden_size", None) or getattr(backbone, "num_features", None)
     if isinstance(width, int):
         return width
     with torch.no_grad():  # non-timm modules: measure it

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any, TypeAlias, overload
 
 import numpy as np
@@ -145,6 +146,19 @@ class SiameseEmbedder(nn.Module):
             drop_path_rate=cfg.drop_path_rate,
         )
 
+    def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``model.safetensors`` + ``config.json`` to ``directory`` (see serialization)."""
+        from siamreid.models.serialization import save_pretrained
+
+        return save_pretrained(self, directory)
+
+    @classmethod
+    def from_pretrained(cls, source: str | os.PathLike[str]) -> SiameseEmbedder:
+        """Load a model saved by :meth:`save_pretrained`, a training run, or ``hf-hub:org/name``."""
+        from siamreid.models.serialization import load_pretrained
+
+        return load_pretrained(source)
+
     @property
     def embedding_dim(self) -> int:
         """Width of the embeddings."""
@@ -218,7 +232,8 @@ class SiameseEmbedder(nn.Module):
 
     def _embed_batch(self, batch: torch.Tensor, flip: bool) -> torch.Tensor:
         if not flip:
-            return self(batch)
+            embeddings: torch.Tensor = self(batch)
+            return embeddings
         neck = self._neck(batch) + self._neck(batch.flip(-1))
         return nn.functional.normalize(neck, dim=1) if self.config.normalize else neck / 2
 
@@ -231,13 +246,13 @@ def _as_list(images: ImageInput) -> list[ImageLike]:
         return [images]
     if isinstance(images, np.ndarray):
         return [images] if images.ndim == 3 else list(images)
-    return list(images)  # type: ignore[arg-type]
+    return list(images)
 
 
 def _chunks(images: ImageInput, size: int) -> Iterator[ImageInput]:
     if isinstance(images, torch.Tensor):
         batch = images.unsqueeze(0) if images.dim() == 3 else images
-        yield from batch.split(size)
+        yield from torch.split(batch, size)
         return
     items = _as_list(images)
     for start in range(0, len(items), size):

@@ -80,7 +80,7 @@ class DistContext:
         if not self.active:
             return module
         if self.device.type == "cuda":
-            module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
+            module = nn.SyncBatchNorm.convert_sync_batchnorm(module)  # type: ignore[no-untyped-call]
             return DistributedDataParallel(
                 module, device_ids=[self.local_rank], find_unused_parameters=find_unused_parameters
             )
@@ -135,7 +135,8 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
             )
         dims = [0, *range(2, x.dim())]
         count = torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype, device=x.device)
-        stats = dist_nn.all_reduce(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
+        local = torch.cat([x.sum(dims), (x * x).sum(dims), count])
+        stats = dist_nn.all_reduce(local)  # type: ignore[no-untyped-call]
         channels = x.shape[1]
         n = stats[-1]
         mean = stats[:channels] / n
@@ -145,9 +146,9 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
                 momentum = self.momentum if self.momentum is not None else 0.1
                 self.running_mean.lerp_(mean.detach(), momentum)
                 self.running_var.lerp_((var * n / (n - 1)).detach(), momentum)  # type: ignore[union-attr]
-                self.num_batches_tracked.add_(1)  # type: ignore[union-attr,operator]
+                self.num_batches_tracked.add_(1)  # type: ignore[union-attr]
         shape = [1, channels] + [1] * (x.dim() - 2)
-        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        y: torch.Tensor = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
         return y

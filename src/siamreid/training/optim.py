@@ -14,7 +14,8 @@ __all__ = ["build_optimizer", "build_scheduler", "lr_factor"]
 
 def build_optimizer(model: nn.Module, config: TrainerConfig) -> torch.optim.Optimizer:
     """Adam, AdamW or SGD over the trainable parameters; no weight decay on norms and biases."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for param in model.parameters():
         if param.requires_grad:
             (no_decay if param.ndim <= 1 else decay).append(param)

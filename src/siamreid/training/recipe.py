@@ -39,7 +39,8 @@ class Recipe:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists for tuples), as written to YAML/JSON."""
-        return _plain(dataclasses.asdict(self))
+        data: dict[str, Any] = _plain(dataclasses.asdict(self))
+        return data
 
 
 def _plain(value: Any) -> Any:
@@ -98,7 +99,7 @@ def recipe_from_dict(data: dict[str, Any]) -> Recipe:
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``section.field=value`` overrides (values parsed as YAML) to plain recipe data."""
-    out = json.loads(json.dumps(data))
+    out: dict[str, Any] = json.loads(json.dumps(data))
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:

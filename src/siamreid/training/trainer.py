@@ -72,7 +72,7 @@ class Trainer:
         )
         self.model.to(self.device)
         if self.config.channels_last:
-            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            self.model.to(memory_format=torch.channels_last)
         unused_classifier = self.model.head.classifier is not None and not self.loss_fn.needs_logits
         self.net: nn.Module = self.dist.wrap(
             _TrainForward(self.model), find_unused_parameters=unused_classifier
@@ -237,9 +237,10 @@ class Trainer:
             )
         loss = self.dist.scale_loss(loss)
         if not torch.isfinite(loss):
-            return self._non_finite(epoch, step, terms), {}, 0
+            self._non_finite(epoch, step, terms)
+            return None, {}, 0
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        self.scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
         if self.config.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
@@ -387,7 +388,8 @@ def config_to_dict(config: TrainerConfig) -> dict[str, Any]:
     """JSON-ready fields of a :class:`TrainerConfig`."""
     from dataclasses import asdict
 
-    return json.loads(json.dumps(asdict(config), default=list))
+    data: dict[str, Any] = json.loads(json.dumps(asdict(config), default=list))
+    return data
 
 
 def _describe(record: EpochRecord) -> str:

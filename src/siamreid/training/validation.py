@@ -65,19 +65,21 @@ def triplet_accuracy(embeddings: torch.Tensor, pids: np.ndarray, seed: int = 0) 
     other image of that identity and its negative a random image of another identity.
     """
     rng = np.random.default_rng(seed)
-    anchors, positives, negatives = [], [], []
+    anchors: list[int] = []
+    positives: list[int] = []
+    negatives: list[int] = []
     for pid in np.unique(pids):
         same = np.flatnonzero(pids == pid)
         other = np.flatnonzero(pids != pid)
         if len(same) < 2 or len(other) == 0:
             continue
-        for a in same:
-            anchors.append(a)
-            positives.append(rng.choice(same[same != a]))
-            negatives.append(rng.choice(other))
+        for anchor in same:
+            anchors.append(int(anchor))
+            positives.append(int(rng.choice(same[same != anchor])))
+            negatives.append(int(rng.choice(other)))
     if not anchors:
         return float("nan")
-    a, p, n = (embeddings[np.asarray(ix)] for ix in (anchors, positives, negatives))
+    a, p, n = (embeddings[torch.as_tensor(ix)] for ix in (anchors, positives, negatives))
     d_ap = (a - p).norm(dim=1)
     d_an = (a - n).norm(dim=1)
     return float((d_ap < d_an).float().mean())
