@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from siamreid.data.samples import ReidSplits
+from siamreid.data.transforms import TransformConfig
 from siamreid.errors import ConfigError, NonFiniteLossError
 from siamreid.losses import LossTermConfig
 from siamreid.models import SiameseEmbedder
@@ -52,16 +53,27 @@ def _config(tmp: Path | None, **kw: object) -> TrainerConfig:
 @pytest.mark.slow
 def test_training_improves_held_out_map(synthetic_splits: ReidSplits, tmp_path: Path) -> None:
     model = _model(synthetic_splits.num_train_pids)
-    cfg = _config(tmp_path, epochs=6, max_steps_per_epoch=8, scheduler="cosine")
+    cfg = _config(
+        tmp_path,
+        epochs=12,
+        max_steps_per_epoch=10,
+        lr=3e-3,
+        scheduler="cosine",
+        augment=TransformConfig(height=SIZE[0], width=SIZE[1], pad=4, random_erasing_prob=0.0),
+        losses=(
+            LossTermConfig("triplet", distance="normalized_euclidean"),
+            LossTermConfig("id"),
+        ),
+    )
     trainer = Trainer(model, cfg)
     before = validate(model, synthetic_splits, trainer.loss_fn, device=trainer.device, p=4, k=4)
     history = trainer.fit(synthetic_splits.train, synthetic_splits)
     after = validate(model, synthetic_splits, trainer.loss_fn, device=trainer.device, p=4, k=4)
     assert after.metrics.mAP > before.metrics.mAP + 0.15
     assert history[-1].train_loss < history[0].train_loss
-    assert len(history) == 6
+    assert len(history) == 12
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4, 5, 6]
+    assert [json.loads(line)["epoch"] for line in lines] == list(range(1, 13))
     assert set(history[-1].train_terms) == {"triplet", "id"}
     assert history[-1].val_loss is not None
     assert 0.0 <= (history[-1].triplet_accuracy or -1) <= 1.0

@@ -39,8 +39,12 @@ class BackboneDataConfig:
 
 def similar_model_names(name: str, limit: int = 5) -> list[str]:
     """timm model names close to ``name``, best first (for "did you mean" messages)."""
-    candidates = timm.list_models()
-    return difflib.get_close_matches(name, candidates, n=limit, cutoff=0.6)
+    scored = []
+    for candidate in timm.list_models():
+        matcher = difflib.SequenceMatcher(None, name, candidate)
+        if matcher.real_quick_ratio() >= 0.6 and matcher.ratio() >= 0.6:
+            scored.append((-matcher.ratio(), candidate))  # ties: alphabetical, so b0 before b8
+    return [candidate for _, candidate in sorted(scored)[:limit]]
 
 
 def _check_name(name: str) -> None:
