@@ -46,6 +46,21 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
     return load_file(str(latest / "model.safetensors"))
 
 
+def _train(tmp: Path, root: Path, out: Path, processes: int) -> None:
+    """Run the training script directly (one process) or under torchrun with gloo."""
+    script = tmp / "train.py"
+    script.write_text(_SCRIPT)
+    if processes == 1:
+        launcher = [sys.executable]
+    else:
+        torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+        assert torchrun is not None
+        launcher = [torchrun, "--standalone", f"--nproc_per_node={processes}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [*launcher, str(script), str(root), str(out)]
+    subprocess.run(cmd, env=env, check=True, timeout=600)
+
+
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
@@ -53,31 +68,9 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
     "from the 1-process ones by up to ~20% of the weight change; cause not yet found",
 )
 def test_two_gloo_processes_match_one(synthetic_root: Path, tmp_path: Path) -> None:
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    assert torchrun is not None
-    script = tmp_path / "train.py"
-    script.write_text(_SCRIPT)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     single, double = tmp_path / "single", tmp_path / "double"
-    subprocess.run(
-        [sys.executable, str(script), str(synthetic_root), str(single)],
-        env=env,
-        check=True,
-        timeout=600,
-    )
-    subprocess.run(
-        [
-            torchrun,
-            "--standalone",
-            "--nproc_per_node=2",
-            str(script),
-            str(synthetic_root),
-            str(double),
-        ],
-        env=env,
-        check=True,
-        timeout=600,
-    )
+    _train(tmp_path, synthetic_root, single, processes=1)
+    _train(tmp_path, synthetic_root, double, processes=2)
     one, two = _weights(single), _weights(double)
     assert one.keys() == two.keys()
     for name, tensor in one.items():
@@ -102,25 +95,8 @@ def test_two_gloo_processes_match_one(synthetic_root: Path, tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_torchrun_gloo_trains_and_only_rank0_writes(synthetic_root: Path, tmp_path: Path) -> None:
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    assert torchrun is not None
-    script = tmp_path / "train.py"
-    script.write_text(_SCRIPT)
     run = tmp_path / "double"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run(
-        [
-            torchrun,
-            "--standalone",
-            "--nproc_per_node=2",
-            str(script),
-            str(synthetic_root),
-            str(run),
-        ],
-        env=env,
-        check=True,
-        timeout=600,
-    )
+    _train(tmp_path, synthetic_root, run, processes=2)
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2  # one writer: rank 0 appended each epoch once
     weights = _weights(run)
