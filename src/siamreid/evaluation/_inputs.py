@@ -101,3 +101,21 @@ def check_chunk_size(chunk_size: int) -> None:
     """Raise ValueError unless ``chunk_size`` is a positive int."""
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+
+
+def as_feature_pair(
+    query_feats: ArrayLike, gallery_feats: ArrayLike
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Query and gallery features as tensors of the same width on the same device.
+
+    Raises:
+        ValueError: Either matrix is malformed, or their widths or devices differ.
+    """
+    query = as_features(query_feats, "query_feats")
+    gallery = as_features(gallery_feats, "gallery_feats")
+    if query.shape[1] != gallery.shape[1] or query.device != gallery.device:
+        raise ValueError(
+            f"query_feats {tuple(query.shape)} on {query.device} and gallery_feats "
+            f"{tuple(gallery.shape)} on {gallery.device} must share width and device"
+        )
+    return query, gallery

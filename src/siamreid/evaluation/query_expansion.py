@@ -14,7 +14,11 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from siamreid.evaluation._inputs import ArrayLike, as_features, check_chunk_size
+from siamreid.evaluation._inputs import (
+    ArrayLike,
+    as_feature_pair,
+    check_chunk_size,
+)
 
 __all__ = ["query_expansion"]
 
@@ -99,13 +103,7 @@ def query_expansion(
     if isinstance(query_feats, torch.Tensor) != isinstance(gallery_feats, torch.Tensor):
         raise ValueError("pass query_feats and gallery_feats both as numpy or both as torch")
     check_chunk_size(chunk_size)
-    query = as_features(query_feats, "query_feats")
-    gallery = as_features(gallery_feats, "gallery_feats")
-    if query.shape[1] != gallery.shape[1] or query.device != gallery.device:
-        raise ValueError(
-            f"query_feats {tuple(query.shape)} on {query.device} and gallery_feats "
-            f"{tuple(gallery.shape)} on {gallery.device} must share width and device"
-        )
+    query, gallery = as_feature_pair(query_feats, gallery_feats)
     feats = torch.cat([query, gallery.to(query.dtype)])
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= feats.shape[0]:
         raise ValueError(f"k must be an int within [1, {feats.shape[0]}] (all features), got {k!r}")

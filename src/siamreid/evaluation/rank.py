@@ -30,7 +30,7 @@ from siamreid.evaluation._inputs import (
     ArrayLike,
     FloatArray,
     IntArray,
-    as_features,
+    as_feature_pair,
     as_ids,
     check_chunk_size,
     float_rows,
@@ -336,13 +336,7 @@ def evaluate_features(
     if metric not in ("euclidean", "cosine"):
         raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
     check_chunk_size(chunk_size)
-    query = as_features(query_feats, "query_feats")
-    gallery = as_features(gallery_feats, "gallery_feats")
-    if query.shape[1] != gallery.shape[1] or query.device != gallery.device:
-        raise ValueError(
-            f"query_feats {tuple(query.shape)} on {query.device} and gallery_feats "
-            f"{tuple(gallery.shape)} on {gallery.device} must share width and device"
-        )
+    query, gallery = as_feature_pair(query_feats, gallery_feats)
     if query.dtype != gallery.dtype:
         common = torch.promote_types(query.dtype, gallery.dtype)
         query, gallery = query.to(common), gallery.to(common)

@@ -17,7 +17,12 @@ import numpy.typing as npt
 import torch
 
 from siamreid.evaluation._features_knn import FeatureDistances, symmetric_neighbours
-from siamreid.evaluation._inputs import ArrayLike, as_features, check_chunk_size, shape_of
+from siamreid.evaluation._inputs import (
+    ArrayLike,
+    as_feature_pair,
+    check_chunk_size,
+    shape_of,
+)
 from siamreid.evaluation._kreciprocal import F32, I64, dense_neighbours, k_reciprocal_rerank
 
 __all__ = ["re_rank", "re_rank_features"]
@@ -164,13 +169,7 @@ def re_rank_features(
         >>> metrics = evaluate_rank(final, q_pids, g_pids, q_camids, g_camids)
     """
     _check_params(k1, k2, lambda_value, chunk_size)
-    query = as_features(query_feats, "query_feats")
-    gallery = as_features(gallery_feats, "gallery_feats")
-    if query.shape[1] != gallery.shape[1] or query.device != gallery.device:
-        raise ValueError(
-            f"query_feats {tuple(query.shape)} on {query.device} and gallery_feats "
-            f"{tuple(gallery.shape)} on {gallery.device} must share width and device"
-        )
+    query, gallery = as_feature_pair(query_feats, gallery_feats)
     common = torch.promote_types(query.dtype, gallery.dtype)
     dist = FeatureDistances(query.to(common), gallery.to(common))
     neighbours = symmetric_neighbours(dist, min(max(k1 + 1, k2), dist.num_items), chunk_size)
