@@ -133,22 +133,26 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
                 self.momentum or 0.0,
                 self.eps,
             )
+        # Two passes, as single-device batch norm does: the mean first, then the mean squared
+        # deviation from it (the one-pass E[x^2] - E[x]^2 loses digits to cancellation when a
+        # channel's mean is large against its spread).
         dims = [0, *range(2, x.dim())]
-        count = torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype, device=x.device)
-        local = torch.cat([x.sum(dims), (x * x).sum(dims), count])
-        stats = dist_nn.all_reduce(local)  # type: ignore[no-untyped-call]
         channels = x.shape[1]
-        n = stats[-1]
-        mean = stats[:channels] / n
-        var = (stats[channels : 2 * channels] / n - mean * mean).clamp_min(0)
+        count = torch.full((1,), x.numel() / channels, dtype=x.dtype, device=x.device)
+        totals = dist_nn.all_reduce(torch.cat([x.sum(dims), count]))  # type: ignore[no-untyped-call]
+        n = totals[-1]
+        mean = totals[:channels] / n
+        shape = [1, channels] + [1] * (x.dim() - 2)
+        centred = x - mean.view(shape)
+        squares = dist_nn.all_reduce((centred * centred).sum(dims))  # type: ignore[no-untyped-call]
+        var = squares / n
         if self.track_running_stats and self.running_mean is not None:
             with torch.no_grad():
                 momentum = self.momentum if self.momentum is not None else 0.1
                 self.running_mean.lerp_(mean.detach(), momentum)
                 self.running_var.lerp_((var * n / (n - 1)).detach(), momentum)  # type: ignore[union-attr]
                 self.num_batches_tracked.add_(1)  # type: ignore[union-attr]
-        shape = [1, channels] + [1] * (x.dim() - 2)
-        y: torch.Tensor = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        y: torch.Tensor = centred * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
         return y
