@@ -7,6 +7,7 @@ resumed from a checkpoint sees exactly the batches an uninterrupted run would ha
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from siamreid.data.samplers import PKSampler
 from siamreid.errors import ConfigError
 from siamreid.training.config import TrainerConfig
 
-__all__ = ["EpochPlan", "SeededItems", "make_loader", "plan_epoch", "split_batch"]
+__all__ = ["EpochPlan", "SeededItems", "make_loader", "plan_epoch", "seeded_rng", "split_batch"]
 
 
 def item_seed(seed: int, epoch: int, position: int, stream: int = 0) -> int:
@@ -29,6 +30,25 @@ def item_seed(seed: int, epoch: int, position: int, stream: int = 0) -> int:
     """
     ss = np.random.SeedSequence([seed, epoch, position, stream])
     return int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+@contextlib.contextmanager
+def seeded_rng(seed: int, device: torch.device | None = None) -> Iterator[None]:
+    """Run a block with torch's CPU generator (and ``device``'s) seeded, then restore them.
+
+    Only the generators that are restored get seeded. ``torch.manual_seed`` would also seed every
+    other backend, and on a machine without CUDA its lazy CUDA seeding records a stack trace:
+    about 1.5 ms per call, 5% of a small training step when every item is seeded.
+    """
+    cuda = device is not None and device.type == "cuda"
+    with torch.random.fork_rng(devices=[device] if cuda else []):
+        torch.default_generator.manual_seed(seed)
+        if cuda:
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
+        elif device is not None and device.type == "mps":
+            torch.mps.manual_seed(seed)
+        yield
 
 
 class SeededItems(Dataset[Any]):
@@ -46,8 +66,7 @@ class SeededItems(Dataset[Any]):
         if epoch != self._epoch and hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)  # also reaches persistent worker copies
             self._epoch = epoch
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded_rng(seed):
             return self.dataset[index]
 
 

@@ -29,7 +29,13 @@ from siamreid.training.device import autocast, default_num_workers, select_devic
 from siamreid.training.distributed import DistContext
 from siamreid.training.history import EpochRecord, History
 from siamreid.training.interrupt import StopRequest
-from siamreid.training.loaders import item_seed, make_loader, plan_epoch, split_batch
+from siamreid.training.loaders import (
+    item_seed,
+    make_loader,
+    plan_epoch,
+    seeded_rng,
+    split_batch,
+)
 from siamreid.training.optim import build_optimizer, build_scheduler
 from siamreid.training.validation import ValidationResult, validate
 
@@ -193,12 +199,10 @@ class Trainer:
             dynamic_ncols=True,
         )
         step = first_step
-        devices = [self.device] if self.device.type == "cuda" else []
         for batch in bar:
             # Model randomness (dropout, drop-path) is seeded per step, so a resumed run
             # replays exactly what an uninterrupted one does; the caller's RNG is untouched.
-            with torch.random.fork_rng(devices=devices):
-                torch.manual_seed(item_seed(self.config.seed, epoch, step, stream=1))
+            with seeded_rng(item_seed(self.config.seed, epoch, step, stream=1), self.device):
                 loss_value, terms, n = self._train_step(batch, epoch, step)
             step += 1
             if loss_value is not None:
