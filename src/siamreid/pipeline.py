@@ -3,6 +3,9 @@
 ``siamreid train``, ``siamreid demo`` and ``examples/reproduce_market1501.py`` all run this, so
 they write the same files: ``recipe.yaml``, ``metrics.json``, ``losses.png``, ``ranked.png``,
 ``train/`` (checkpoints, ``metrics.jsonl``) and ``model/`` (the trained embedder).
+
+Under ``torchrun`` every process trains, but only rank 0 generates synthetic data, evaluates,
+prints and writes files.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from siamreid.data.config import load_splits
 from siamreid.models.embedder import SiameseEmbedder
 from siamreid.report import rank_gallery, write_report
+from siamreid.training.distributed import DistContext
 from siamreid.training.recipe import Recipe, save_recipe
 from siamreid.training.trainer import Trainer
 from siamreid.training.validation import ValidationResult, validate
@@ -40,20 +44,29 @@ def run_recipe(
         echo: Where progress lines go.
 
     Returns:
-        The content of ``metrics.json`` (``before``/``after`` metrics, times).
+        The content of ``metrics.json`` (``before``/``after`` metrics, times); an empty dict on
+        the other ranks of a ``torchrun`` group.
     """
     out = Path(out_dir)
     start = time.perf_counter()
+    dist = DistContext.from_env()
+    if not dist.is_main:
+        dist.barrier()  # rank 0 loads first: it may be generating the synthetic dataset
     splits = load_splits(recipe.data)
-    echo(splits.summary())
+    if dist.is_main:
+        dist.barrier()
+        echo(splits.summary())
     model_cfg = recipe.model
     if model_cfg.num_classes == 0 and any(t.kind == "id" for t in recipe.trainer.losses):
         model_cfg = replace(model_cfg, num_classes=splits.num_train_pids)
     trainer_cfg = replace(recipe.trainer, out_dir=str(out / "train"), resume=resume)
     resolved = replace(recipe, model=model_cfg, trainer=trainer_cfg)
-    save_recipe(resolved, out / "recipe.yaml")
     model = SiameseEmbedder.from_config(model_cfg)
-    trainer = Trainer(model, trainer_cfg)
+    trainer = Trainer(model, trainer_cfg, dist=dist)
+    if not dist.is_main:
+        trainer.fit(splits.train, splits)  # validation, reports and files are rank 0's
+        return {}
+    save_recipe(resolved, out / "recipe.yaml")
 
     def evaluate() -> ValidationResult:  # the same call before and after training
         return validate(

@@ -105,3 +105,42 @@ def test_torchrun_gloo_trains_and_only_rank0_writes(synthetic_root: Path, tmp_pa
     assert len(lines) == 2  # one writer: rank 0 appended each epoch once
     weights = _weights(run)
     assert all(torch.isfinite(t).all() for t in weights.values() if t.is_floating_point())
+
+
+@pytest.mark.slow
+def test_torchrun_siamreid_train_reports_once(tmp_path: Path) -> None:
+    """``torchrun -m siamreid train``: rank 0 alone generates the data, evaluates and reports."""
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    assert torchrun is not None
+    config = Path(__file__).resolve().parents[2] / "configs" / "market1501_efficientnet_b0.yaml"
+    out = tmp_path / "run"
+    overrides = [
+        "data.dataset=synthetic",
+        f"data.root={tmp_path / 'data'}",
+        "data.synthetic_train_ids=8",
+        "data.synthetic_test_ids=6",
+        "model.backbone=resnet18",
+        "model.pretrained=false",
+        "model.embedding_dim=32",
+        "model.input_size=[64, 32]",
+        "trainer.augment={height: 64, width: 32}",
+        "trainer.epochs=1",
+        "trainer.p=4",
+        "trainer.k=2",
+        "trainer.max_steps_per_epoch=2",
+        "trainer.warmup_epochs=0",
+        "trainer.precision=fp32",
+        "trainer.channels_last=false",
+        "trainer.num_workers=0",
+        "trainer.progress=false",
+    ]
+    cmd = [torchrun, "--standalone", "--nproc_per_node=2", "-m", "siamreid", "train"]
+    cmd += ["--config", str(config), "--out", str(out), *overrides]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, env=env, check=True, timeout=600, capture_output=True, text=True)
+    assert done.stdout.count("before training:") == 1, done.stdout
+    assert done.stdout.count("after training:") == 1, done.stdout
+    assert not (tmp_path / "data" / "Market-1501-v15.09.15.partial").exists()
+    for name in ("metrics.json", "recipe.yaml", "ranked.png", "model/config.json"):
+        assert (out / name).stat().st_size > 0, name
+    assert len((out / "train" / "metrics.jsonl").read_text().splitlines()) == 1
