@@ -4,6 +4,7 @@ from siamreid.training.checkpoint import Checkpoint, load_checkpoint, save_check
 from siamreid.training.config import TrainerConfig, default_losses
 from siamreid.training.distributed import DistContext
 from siamreid.training.history import EpochRecord, History
+from siamreid.training.tensorboard import TensorBoardLogger
 from siamreid.training.trainer import Trainer
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "DistContext",
     "EpochRecord",
     "History",
+    "TensorBoardLogger",
     "Trainer",
     "TrainerConfig",
     "default_losses",

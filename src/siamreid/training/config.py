@@ -69,6 +69,9 @@ class TrainerConfig:
         resume: Continue from the last complete checkpoint in ``out_dir``.
         keep_checkpoints: How many epoch checkpoints to keep.
         progress: Show a tqdm progress bar.
+        tensorboard: Write TensorBoard scalars to ``out_dir/tensorboard``: ``None`` when the
+            ``tensorboard`` package is installed, ``True`` always (an error if it is missing),
+            ``False`` never.
     """
 
     epochs: int = 120
@@ -101,6 +104,7 @@ class TrainerConfig:
     resume: bool = False
     keep_checkpoints: int = 2
     progress: bool = True
+    tensorboard: bool | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "p", "k", "triplets_per_batch", "lr", "eval_every"):

@@ -37,6 +37,7 @@ from siamreid.training.loaders import (
     split_batch,
 )
 from siamreid.training.optim import build_optimizer, build_scheduler
+from siamreid.training.tensorboard import TensorBoardLogger, open_tensorboard
 from siamreid.training.validation import ValidationResult, validate
 
 __all__ = ["Trainer"]
@@ -91,6 +92,7 @@ class Trainer:
             self.device.type, enabled=self.config.precision == "fp16"
         )
         self.skipped_batches = 0
+        self._tensorboard: TensorBoardLogger | None = None
 
     # ----------------------------------------------------------------------------- public API
     @property
@@ -122,15 +124,24 @@ class Trainer:
         loader = make_loader(
             dataset, plan, num_workers=self.num_workers, pin_memory=self.device.type == "cuda"
         )
-        with StopRequest() as stop:
-            for epoch in range(start_epoch, self.config.epochs):
-                if epoch > start_epoch:
-                    plan.keys = self._plan(pids, epoch, 0).keys  # same sampler: workers persist
-                first = start_step if epoch == start_epoch else 0
-                stats = self._train_epoch(epoch, loader, first, stop)
-                self.scheduler.step()
-                result = self._maybe_validate(epoch, val)
-                self._finish_epoch(epoch, stats, result)
+        if self.dist.is_main and self.out_dir is not None:
+            self._tensorboard = open_tensorboard(
+                self.config.tensorboard, self.out_dir / "tensorboard", start_epoch + 1
+            )
+        try:
+            with StopRequest() as stop:
+                for epoch in range(start_epoch, self.config.epochs):
+                    if epoch > start_epoch:
+                        plan.keys = self._plan(pids, epoch, 0).keys  # same sampler: workers persist
+                    first = start_step if epoch == start_epoch else 0
+                    stats = self._train_epoch(epoch, loader, first, stop)
+                    self.scheduler.step()
+                    result = self._maybe_validate(epoch, val)
+                    self._finish_epoch(epoch, stats, result)
+        finally:
+            if self._tensorboard is not None:
+                self._tensorboard.close()
+                self._tensorboard = None
         return self.history
 
     def evaluate(self, splits: ReidSplits) -> RankMetrics:
@@ -311,6 +322,8 @@ class Trainer:
         )
         jsonl = self.out_dir / "metrics.jsonl" if self.out_dir and self.dist.is_main else None
         self.history.append(record, jsonl)
+        if self._tensorboard is not None:
+            self._tensorboard.log(record)
         self._save(epoch + 1, step=0)
         if self.dist.is_main:
             log.info("epoch %d: %s", epoch + 1, _describe(record))

@@ -1,0 +1,103 @@
+"""Optional TensorBoard scalars of the per-epoch history (needs the ``tensorboard`` package)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+from typing import Any
+
+from siamreid.errors import ConfigError
+from siamreid.training.history import EpochRecord
+
+__all__ = ["TensorBoardLogger", "open_tensorboard", "tensorboard_available"]
+
+
+def tensorboard_available() -> bool:
+    """Whether the ``tensorboard`` package, which ``torch.utils.tensorboard`` needs, is there."""
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+class TensorBoardLogger:
+    """Writes each :class:`EpochRecord` as scalars, with the 1-based epoch as the step.
+
+    Tags: ``loss/train``, ``loss/train_<term>``, ``loss/val``, ``loss/val_<term>``, ``val/rank1``,
+    ``val/mAP``, ``val/mINP``, ``val/triplet_accuracy``, ``train/lr``,
+    ``train/images_per_second``, ``train/epoch_seconds`` and ``train/skipped_batches``.
+
+    Args:
+        log_dir: Folder of the event files.
+        first_epoch: The epoch the run (re)starts from; events an interrupted run wrote for this
+            epoch or later are purged, so a resumed run shows each epoch once.
+
+    Example:
+        >>> with TensorBoardLogger("runs/x/tensorboard") as tb:  # doctest: +SKIP
+        ...     tb.log(history[-1])
+    """
+
+    def __init__(self, log_dir: str | os.PathLike[str], first_epoch: int = 1) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self._writer = SummaryWriter(str(log_dir), purge_step=first_epoch)
+
+    def log(self, record: EpochRecord) -> None:
+        """Add one epoch's numbers (``None`` and non-finite values are left out)."""
+        for tag, value in _scalars(record).items():
+            if value is not None and math.isfinite(value):
+                self._writer.add_scalar(tag, value, record.epoch)
+        self._writer.flush()
+
+    def close(self) -> None:
+        """Flush and close the event file."""
+        self._writer.close()
+
+    def __enter__(self) -> TensorBoardLogger:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _scalars(record: EpochRecord) -> dict[str, float | None]:
+    scalars: dict[str, float | None] = {
+        "loss/train": record.train_loss,
+        "loss/val": record.val_loss,
+        "val/rank1": record.rank1,
+        "val/mAP": record.mAP,
+        "val/mINP": record.mINP,
+        "val/triplet_accuracy": record.triplet_accuracy,
+        "train/lr": record.lr,
+        "train/images_per_second": record.images_per_second,
+        "train/epoch_seconds": record.epoch_seconds,
+        "train/skipped_batches": float(record.skipped_batches),
+    }
+    scalars.update({f"loss/train_{k}": v for k, v in record.train_terms.items()})
+    scalars.update({f"loss/val_{k}": v for k, v in record.val_terms.items()})
+    return scalars
+
+
+def open_tensorboard(
+    setting: bool | None, log_dir: str | os.PathLike[str] | None, first_epoch: int = 1
+) -> TensorBoardLogger | None:
+    """The logger a :class:`~siamreid.TrainerConfig` ``tensorboard`` setting asks for.
+
+    Args:
+        setting: ``None``: log when ``tensorboard`` is installed; ``True``: log, and fail if it
+            is not; ``False``: never.
+        log_dir: Where to write; ``None`` (a run without ``out_dir``) writes nothing.
+        first_epoch: See :class:`TensorBoardLogger`.
+
+    Raises:
+        ConfigError: ``setting`` is ``True`` but ``tensorboard`` is not installed.
+    """
+    if setting is False or log_dir is None:
+        return None
+    if not tensorboard_available():
+        if setting:
+            raise ConfigError(
+                "TrainerConfig.tensorboard=True, but the 'tensorboard' package is not installed: "
+                "pip install 'siamreid[tensorboard]' (or set tensorboard=None to log only when "
+                "it is installed)."
+            )
+        return None
+    return TensorBoardLogger(log_dir, first_epoch)
