@@ -6,7 +6,7 @@ loss (batch-hard triplet + label-smoothed cross-entropy), optimizer, PK batches 
 in rounds so that the machine's load affects both alike. Reports median images/s and the median
 of the per-round ratios.
 
-    python benchmarks/bench_trainer.py            # resnet18 at 128x64, 7 rounds
+    python benchmarks/bench_trainer.py            # resnet18 at 128x64, 11 rounds
     python benchmarks/bench_trainer.py --quick    # a few seconds
 """
 
@@ -66,7 +66,7 @@ def bare_epoch(model: BareModel, loader: DataLoader, opt: torch.optim.Optimizer)
 def run(quick: bool) -> dict[str, float]:
     """Measure both loops; returns median images/s of each and their ratio."""
     torch.set_num_threads(2)
-    steps, rounds, size = (2, 2, (64, 32)) if quick else (8, 7, (128, 64))
+    steps, rounds, size = (2, 2, (64, 32)) if quick else (8, 11, (128, 64))
     p, k = 8, 4
     with tempfile.TemporaryDirectory() as tmp:
         root = make_synthetic_market(Path(tmp), num_train_ids=40, num_test_ids=4, seed=0)

@@ -53,7 +53,7 @@ def test_markdown_table() -> None:
     assert table.splitlines() == ["| a | b |", "|---|---|", "| 1 | x |", "| 2.5 | y |"]
 
 
-@pytest.mark.parametrize("script", ["bench_eval.py", "bench_rerank.py"])
+@pytest.mark.parametrize("script", ["bench_eval.py", "bench_rerank.py", "bench_trainer.py"])
 def test_quick_mode_runs_and_writes_nothing(script: str) -> None:
     doc = BENCHMARKS.parent / "docs" / "benchmarks.md"
     before = doc.read_text() if doc.exists() else None
