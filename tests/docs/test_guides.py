@@ -136,6 +136,7 @@ def test_triplet_formulations_guide(run_page: Callable[[str], dict[str, Any]]) -
 def test_backbones_guide(run_page: Callable[[str], dict[str, Any]]) -> None:
     ns = run_page("guides/backbones.md")
     assert ns["model"].backbone_name == "resnet50"
+    assert tuple(ns["vit"].backbone.pos_embed.shape) == (1, 1 + 16 * 8, 384)
 
 
 @pytest.mark.slow

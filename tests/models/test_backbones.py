@@ -1,4 +1,4 @@
-"""Backbones by name: unknown names, local weights files, offline failure."""
+"""Backbones by name: unknown names, local weights files, input sizes, offline failure."""
 
 from __future__ import annotations
 
@@ -37,6 +37,32 @@ def test_local_weights_file_is_loaded(tmp_path: Path) -> None:
     net = create_backbone("test_efficientnet", weights=path)
     torch.testing.assert_close(net.conv_stem.weight, source.conv_stem.weight)
     assert net.num_classes == 0
+
+
+def test_fixed_size_transformer_takes_the_reid_input_size(tmp_path: Path) -> None:
+    source = timm.create_model("test_vit", pretrained=False)  # built for its square default size
+    default = source.pretrained_cfg["input_size"][1:]
+    assert default[0] == default[1]
+    path = tmp_path / "test_vit.safetensors"
+    save_file({k: v.contiguous() for k, v in source.state_dict().items()}, str(path))
+    net = create_backbone("test_vit", weights=path, img_size=(64, 32))
+    assert net(torch.zeros(2, 3, 64, 32)).shape == (2, net.num_features)
+    grid = (64 // 16) * (32 // 16)
+    assert net.pos_embed.shape[1] == grid + net.num_prefix_tokens  # resampled, not the default
+    torch.testing.assert_close(net.blocks[0].attn.qkv.weight, source.blocks[0].attn.qkv.weight)
+
+
+def test_img_size_leaves_convolutional_backbones_alone() -> None:
+    net = create_backbone("test_efficientnet", img_size=(64, 32))  # no img_size argument
+    assert net(torch.zeros(1, 3, 96, 48)).shape == (1, net.num_features)
+
+
+def test_pre_logits_head_width_is_the_pooled_width() -> None:
+    from siamreid.models import SiameseEmbedder
+
+    model = SiameseEmbedder("mobilenetv3_small_050", 16, pretrained=False, input_size=(64, 32))
+    assert model.head.proj.in_features == model.backbone.head_hidden_size
+    assert model(torch.zeros(2, 3, 64, 32)).shape == (2, 16)
 
 
 def test_missing_or_foreign_weights_file(tmp_path: Path) -> None:

@@ -86,6 +86,14 @@ def _weights_cached(name: str) -> bool:
     return False
 
 
+def _fixed_input_size(name: str) -> bool:
+    """Whether timm builds ``name`` for a single input size (transformers with position grids)."""
+    from timm.models import get_pretrained_cfg
+
+    cfg = None if name.startswith("hf-hub:") else get_pretrained_cfg(name)
+    return bool(getattr(cfg, "fixed_input_size", False))
+
+
 def _offline_error(name: str) -> PretrainedWeightsError:
     return PretrainedWeightsError(
         f"Cannot download the pretrained weights of {name!r}: the Hugging Face hub is not "
@@ -102,6 +110,7 @@ def create_backbone(
     pretrained: bool = False,
     weights: str | os.PathLike[str] | None = None,
     drop_path_rate: float | None = None,
+    img_size: tuple[int, int] | None = None,
 ) -> nn.Module:
     """Create a timm backbone that returns pooled features (``num_classes=0``).
 
@@ -110,6 +119,9 @@ def create_backbone(
         pretrained: Load timm's pretrained weights from the Hugging Face hub (or its cache).
         weights: A local weights file; implies pretrained weights and outranks the hub.
         drop_path_rate: Stochastic depth rate, for backbones that support it.
+        img_size: ``(height, width)`` of the input. Passed on only to backbones built for one
+            input size (ViT, DeiT, Swin, EVA...: timm's ``fixed_input_size``), whose position
+            embeddings timm then resamples from the pretrained size.
 
     Returns:
         The backbone; ``backbone.num_features`` is its feature width.
@@ -128,6 +140,8 @@ def create_backbone(
     kwargs: dict[str, Any] = {"num_classes": 0}
     if drop_path_rate is not None:
         kwargs["drop_path_rate"] = drop_path_rate
+    if img_size is not None and _fixed_input_size(name):
+        kwargs["img_size"] = tuple(img_size)
     if weights is not None:
         path = Path(weights)
         if not path.is_file():

@@ -120,7 +120,11 @@ class SiameseEmbedder(nn.Module):
             drop_path_rate=drop_path_rate,
         )
         self.backbone = create_backbone(
-            backbone, pretrained=pretrained, weights=weights, drop_path_rate=drop_path_rate
+            backbone,
+            pretrained=pretrained,
+            weights=weights,
+            drop_path_rate=drop_path_rate,
+            img_size=self.config.input_size,
         )
         self.head = BNNeckHead(feature_width(self.backbone), embedding_dim, num_classes, normalize)
         self.data_config: BackboneDataConfig = backbone_data_config(self.backbone)

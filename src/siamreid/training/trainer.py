@@ -269,7 +269,7 @@ class Trainer:
         )
 
     def _non_finite(self, epoch: int, step: int, terms: dict[str, torch.Tensor]) -> None:
-        described = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
+        described = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in terms.items())
         if self.config.on_nan == "skip_batch":
             self.skipped_batches += 1
             self.optimizer.zero_grad(set_to_none=True)
