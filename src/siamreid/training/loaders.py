@@ -41,14 +41,19 @@ def seeded_rng(seed: int, device: torch.device | None = None) -> Iterator[None]:
     about 1.5 ms per call, 5% of a small training step when every item is seeded.
     """
     cuda = device is not None and device.type == "cuda"
-    with torch.random.fork_rng(devices=[device] if cuda else []):
-        torch.default_generator.manual_seed(seed)
-        if cuda:
-            with torch.cuda.device(device):
-                torch.cuda.manual_seed(seed)
-        elif device is not None and device.type == "mps":
-            torch.mps.manual_seed(seed)
-        yield
+    mps_state = torch.mps.get_rng_state() if device is not None and device.type == "mps" else None
+    try:
+        with torch.random.fork_rng(devices=[device] if cuda else []):
+            torch.default_generator.manual_seed(seed)
+            if cuda:
+                with torch.cuda.device(device):
+                    torch.cuda.manual_seed(seed)
+            elif mps_state is not None:
+                torch.mps.manual_seed(seed)
+            yield
+    finally:
+        if mps_state is not None:
+            torch.mps.set_rng_state(mps_state)
 
 
 class SeededItems(Dataset[Any]):
