@@ -136,7 +136,8 @@ def test_ivf_nlist_defaults_to_about_sqrt_n_and_records_it() -> None:
 @given(n=st.integers(1, 10**7))
 def test_default_nlist_is_near_sqrt_and_keeps_39_points_per_list(n: int) -> None:
     nlist = default_nlist(n)
-    assert 1 <= nlist <= max(1, n // 39)
+    assert nlist >= 1
+    assert nlist == 1 or n >= 39 * nlist  # faiss wants >= 39 training points per list
     assert nlist <= round(n**0.5)
     if n >= 39 * 39:
         assert nlist == round(n**0.5)
