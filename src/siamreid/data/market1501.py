@@ -12,9 +12,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import ClassVar
 
-from siamreid.data.images import IMAGE_SUFFIXES
-from siamreid.data.samples import ReidSample, ReidSplits
+from siamreid.data._market_style import JUNK_PID, locate, read_market_style
+from siamreid.data.published import PublishedCounts, SplitCounts, with_count_notes
+from siamreid.data.samples import ReidSplits
 from siamreid.errors import DatasetLayoutError
 
 __all__ = [
@@ -25,7 +27,6 @@ __all__ = [
 ]
 
 MARKET1501_FOLDER = "Market-1501-v15.09.15"
-_SPLIT_FOLDERS = ("bounding_box_train", "query", "bounding_box_test")
 _SOURCE = (
     "Market-1501 is distributed by its authors (Zheng et al., ICCV 2015; see "
     "https://zheng-lab.cecs.anu.edu.au/Project/project_reid.html); unzip it so that `root` holds "
@@ -36,9 +37,6 @@ _SOURCE = (
 _NAME = re.compile(
     r"(-1|\d{4})_c([1-9])s(\d+)_(\d{6})_(\d{2})\.(?:jpe?g|png|bmp|webp)", re.IGNORECASE
 )
-
-JUNK_PID = -1
-DISTRACTOR_PID = 0
 
 
 def parse_market1501_name(name: str) -> tuple[int, int]:
@@ -92,12 +90,24 @@ class Market1501:
     Args:
         root: The ``Market-1501-v15.09.15`` folder, or the folder that contains it.
 
+    Attributes:
+        published: The counts a complete copy loads to. The paper's gallery of 19,732 images
+            includes 3,819 junk images (pid ``-1``), which are dropped here as in torchreid; the
+            2,793 distractor images (pid ``0``) stay and count as one identity, so the gallery
+            loads to 751 ids / 15,913 images.
+
     Example:
         >>> splits = Market1501("data/market1501").load()  # doctest: +SKIP
         >>> print(splits.summary())  # doctest: +SKIP
     """
 
     name = "Market1501"
+    published: ClassVar[PublishedCounts] = PublishedCounts(
+        train=SplitCounts(751, 12_936),
+        query=SplitCounts(750, 3_368),
+        gallery=SplitCounts(751, 15_913),
+        source="Market-1501 (Zheng et al., ICCV 2015; junk dropped)",
+    )
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
@@ -109,64 +119,25 @@ class Market1501:
         Raises:
             DatasetLayoutError: Neither ``root`` nor ``root/Market-1501-v15.09.15`` holds them.
         """
-        for candidate in (self.root, self.root / MARKET1501_FOLDER):
-            if (candidate / _SPLIT_FOLDERS[0]).is_dir():
-                return candidate
-        if not self.root.is_dir():
-            raise DatasetLayoutError(
-                f"Market-1501 root {str(self.root)!r} does not exist. {_SOURCE}"
-            )
-        raise DatasetLayoutError(
-            f"No Market-1501 dataset under {str(self.root)!r}: expected "
-            f"{', '.join(s + '/' for s in _SPLIT_FOLDERS)} there or in {MARKET1501_FOLDER}/. "
-            f"{_SOURCE}"
-        )
+        return locate(self.root, (MARKET1501_FOLDER,), dataset="Market-1501", source=_SOURCE)
 
     def load(self) -> ReidSplits:
         """Read the three splits (sorted by file name).
 
         Returns:
             Splits named ``"Market1501"``: train pids relabelled ``0..N-1``; query and gallery
-            with their original pids; junk dropped; distractors (pid 0) in the gallery only.
+            with their original pids; junk dropped; distractors (pid 0) in the gallery only; a
+            note for each split whose counts differ from :attr:`published`.
 
         Raises:
             DatasetLayoutError: A split folder is missing or has no usable image, or a file
                 name does not parse.
         """
-        base = self.dataset_dir
-        train, query, gallery = (_read_split(base / folder) for folder in _SPLIT_FOLDERS)
-        return ReidSplits(
-            train=_relabel([s for s in train if s.pid > DISTRACTOR_PID]),
-            query=[s for s in query if s.pid > DISTRACTOR_PID],
-            gallery=[s for s in gallery if s.pid != JUNK_PID],
+        splits = read_market_style(
+            self.dataset_dir,
+            parse_market1501_name,
             name=self.name,
+            dataset="Market-1501",
+            source=_SOURCE,
         )
-
-
-def _read_split(folder: Path) -> list[ReidSample]:
-    if not folder.is_dir():
-        raise DatasetLayoutError(
-            f"Market-1501 split folder {str(folder)!r} is missing; a Market-1501 copy holds "
-            f"{', '.join(s + '/' for s in _SPLIT_FOLDERS)}. {_SOURCE}"
-        )
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    samples = []
-    for path in paths:
-        try:
-            pid, camid = parse_market1501_name(path.name)
-        except DatasetLayoutError as err:
-            raise DatasetLayoutError(f"In {str(folder)!r}: {err}") from None
-        samples.append(ReidSample(path, pid, camid))
-    if not any(s.pid > DISTRACTOR_PID for s in samples):
-        raise DatasetLayoutError(
-            f"Market-1501 split folder {str(folder)!r} holds no image of a real person (only "
-            f"junk/distractors, or nothing: {len(samples)} images). Re-extract the archive. "
-            f"{_SOURCE}"
-        )
-    return samples
-
-
-def _relabel(samples: list[ReidSample]) -> list[ReidSample]:
-    """Train pids mapped to ``0..N-1`` in increasing order of the original pid."""
-    label = {pid: i for i, pid in enumerate(sorted({s.pid for s in samples}))}
-    return [ReidSample(s.path, label[s.pid], s.camid) for s in samples]
+        return with_count_notes(splits, self.published)
