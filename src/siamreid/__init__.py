@@ -8,7 +8,10 @@ The public API, declared once. Everything users import comes from here::
 from siamreid._version import __version__
 from siamreid.calibration import DistanceThreshold, calibrate_threshold
 from siamreid.data import (
+    CUHK03NP,
+    MSMT17,
     DataConfig,
+    DukeMTMCReID,
     ImageFolderReid,
     Market1501,
     PKSampler,
@@ -47,6 +50,8 @@ from siamreid.training import EpochRecord, History, Trainer, TrainerConfig
 from siamreid.training.recipe import Recipe, load_recipe, save_recipe
 
 __all__ = [
+    "CUHK03NP",
+    "MSMT17",
     "BackboneError",
     "CheckpointError",
     "CompositeLoss",
@@ -54,6 +59,7 @@ __all__ = [
     "DataConfig",
     "DatasetLayoutError",
     "DistanceThreshold",
+    "DukeMTMCReID",
     "EpochRecord",
     "ExportError",
     "History",

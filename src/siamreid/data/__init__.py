@@ -2,28 +2,38 @@
 transforms and the PK sampler."""
 
 from siamreid.data.config import DataConfig, load_splits
+from siamreid.data.cuhk03np import CUHK03NP
 from siamreid.data.datasets import BadImagePolicy, ReidImageDataset, TripletDataset
+from siamreid.data.dukemtmc import DukeMTMCReID
 from siamreid.data.folder import ImageFolderReid
 from siamreid.data.images import load_image
 from siamreid.data.market1501 import Market1501, format_market1501_name, parse_market1501_name
+from siamreid.data.msmt17 import MSMT17
+from siamreid.data.published import PublishedCounts, SplitCounts, compare_counts
 from siamreid.data.samplers import PKSampler
 from siamreid.data.samples import ReidSample, ReidSplits
 from siamreid.data.synthetic import make_synthetic_market
 from siamreid.data.transforms import TransformConfig, build_eval_transform, build_train_transform
 
 __all__ = [
+    "CUHK03NP",
+    "MSMT17",
     "BadImagePolicy",
     "DataConfig",
+    "DukeMTMCReID",
     "ImageFolderReid",
     "Market1501",
     "PKSampler",
+    "PublishedCounts",
     "ReidImageDataset",
     "ReidSample",
     "ReidSplits",
+    "SplitCounts",
     "TransformConfig",
     "TripletDataset",
     "build_eval_transform",
     "build_train_transform",
+    "compare_counts",
     "format_market1501_name",
     "load_image",
     "load_splits",

@@ -43,22 +43,31 @@ NameParser = Callable[[str], tuple[int, int]]
 parse."""
 
 
-def locate(root: Path, subfolders: Sequence[str], *, dataset: str, source: str) -> Path:
-    """The first of ``root`` and ``root / sub`` (for each of ``subfolders``) that holds
-    ``bounding_box_train/``.
+def locate(
+    root: Path,
+    subfolders: Sequence[str],
+    *,
+    dataset: str,
+    source: str,
+    root_itself: bool = True,
+) -> Path:
+    """The first of ``root`` (if ``root_itself``) and ``root / sub`` (for each of
+    ``subfolders``) that holds ``bounding_box_train/``.
 
     Raises:
         DatasetLayoutError: ``root`` does not exist, or none of the candidates holds the splits.
     """
-    for candidate in (root, *(root / sub for sub in subfolders)):
+    candidates = [root / sub for sub in subfolders]
+    for candidate in [root, *candidates] if root_itself else candidates:
         if (candidate / SPLIT_FOLDERS[0]).is_dir():
             return candidate
     if not root.is_dir():
         raise DatasetLayoutError(f"{dataset} root {str(root)!r} does not exist. {source}")
     places = " or in ".join(f"{sub}/" for sub in subfolders)
+    where = f"there or in {places}" if root_itself else f"in {places}"
     raise DatasetLayoutError(
         f"No {dataset} dataset under {str(root)!r}: expected "
-        f"{', '.join(s + '/' for s in SPLIT_FOLDERS)} there or in {places}. {source}"
+        f"{', '.join(s + '/' for s in SPLIT_FOLDERS)} {where}. {source}"
     )
 
 
