@@ -48,6 +48,7 @@ from siamreid.errors import ConfigError, DatasetLayoutError
 __all__ = ["make_synthetic_market"]
 
 NUM_CAMERAS = 6
+SCENE_SIZE = (WIDTH + 32, HEIGHT + 32)
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,10 @@ class _Camera:
     back_prob: float
 
 
-def _scene(rng: np.random.Generator) -> Image.Image:
-    """A camera's backdrop, larger than a crop so each image sees a slightly different part."""
-    w, h = WIDTH + 32, HEIGHT + 32
+def _scene(rng: np.random.Generator, size: tuple[int, int] = SCENE_SIZE) -> Image.Image:
+    """A camera's backdrop, larger than a crop so each image sees a slightly different part
+    (or, for the synthetic MOT sequences, a whole ``(width, height)`` frame)."""
+    w, h = size
     img = Image.new("RGB", (w, h), random_colour(rng, shade=40))
     draw = ImageDraw.Draw(img)
     horizon = int(h * rng.uniform(0.5, 0.8))
@@ -84,9 +86,9 @@ def _scene(rng: np.random.Generator) -> Image.Image:
     return img
 
 
-def _camera(rng: np.random.Generator) -> _Camera:
+def _camera(rng: np.random.Generator, size: tuple[int, int] = SCENE_SIZE) -> _Camera:
     return _Camera(
-        scene=_scene(rng),
+        scene=_scene(rng, size),
         gain=rng.uniform(0.7, 1.3, size=3),
         brightness=float(rng.uniform(0.65, 1.25)),
         contrast=float(rng.uniform(0.7, 1.15)),
