@@ -1,65 +1,161 @@
-"""Which dataset a recipe trains and evaluates on, and how to load it."""
+"""Which datasets a recipe trains and evaluates on.
+
+A recipe's ``data`` section names one dataset (``{dataset, root}``: train and test on it) or
+lists several (``train: [{dataset, root}, ...]``, ``test: [{dataset, root}, ...]``). The names
+are those of :mod:`siamreid.data.registry`, which loads them; this module only describes them, so
+it imports no dataset adapter.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
 
-from siamreid.data.samples import ReidSplits
+from siamreid.data.registry import check_dataset_name, load_splits
 from siamreid.errors import ConfigError
 
-__all__ = ["DataConfig", "load_splits"]
+__all__ = ["DataConfig", "DatasetSource", "load_splits"]
+
+_CAMERA_PATTERN = r"c(\d+)"
+
+
+def _check_options(owner: str, dataset: str, train_ids: int, test_ids: int) -> None:
+    check_dataset_name(dataset, where=f"{owner}.dataset")
+    if min(train_ids, test_ids) < 2:
+        raise ConfigError(
+            f"{owner}.synthetic_train_ids/_test_ids must each be >= 2, got {train_ids} and "
+            f"{test_ids}."
+        )
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """One dataset: its registry name, its folder and the options its loader reads.
+
+    Attributes:
+        dataset: A name from :data:`siamreid.data.registry.DATASETS` (``"market1501"``,
+            ``"dukemtmcreid"``, ``"msmt17"``, ``"cuhk03np_labeled"``, ``"cuhk03np_detected"``,
+            ``"mot"``, ``"folder"``, ``"synthetic"``).
+        root: Dataset folder (for ``synthetic``: generated there if absent).
+        name: Label of this dataset in reports and ``metrics.json``; empty: the dataset name.
+        synthetic_train_ids: Training identities of the synthetic dataset.
+        synthetic_test_ids: Held-out identities of the synthetic dataset.
+        camera_pattern: Regular expression with one group for the camera in ``folder`` file
+            names.
+        seed: Seed of the synthetic generator and of the ``folder`` identity split.
+
+    Example:
+        >>> DatasetSource("market1501", "data/market1501").label
+        'market1501'
+    """
+
+    dataset: str
+    root: str
+    name: str = ""
+    synthetic_train_ids: int = 100
+    synthetic_test_ids: int = 100
+    camera_pattern: str = _CAMERA_PATTERN
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_options(
+            "DatasetSource", self.dataset, self.synthetic_train_ids, self.synthetic_test_ids
+        )
+
+    @property
+    def label(self) -> str:
+        """How reports name this dataset: :attr:`name`, else :attr:`dataset`."""
+        return self.name or self.dataset
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    """The dataset of a recipe.
+    """The data section of a recipe: one dataset, or lists of training and test datasets.
+
+    With neither ``train`` nor ``test``, the run trains and evaluates on ``dataset`` at ``root``
+    (the fields below describe it). ``train`` replaces that dataset for training; ``test``
+    replaces it for evaluation and defaults to the training datasets. Identities and cameras of
+    different training datasets are kept apart (see :func:`siamreid.data.combine_splits`).
 
     Attributes:
-        dataset: ``"market1501"`` (the real layout under ``root``), ``"synthetic"`` (generated
-            into ``root`` if absent) or ``"folder"`` (``root/<identity>/<image>``).
+        dataset: A name from :data:`siamreid.data.registry.DATASETS`, e.g. ``"market1501"``,
+            ``"synthetic"`` (generated into ``root`` if absent) or ``"folder"``
+            (``root/<identity>/<image>``).
         root: Dataset folder.
         synthetic_train_ids: Training identities of the synthetic dataset.
         synthetic_test_ids: Held-out identities of the synthetic dataset.
         camera_pattern: Regular expression with one group for the camera in ``folder`` filenames.
         seed: Seed of the synthetic generator and of the ``folder`` identity split.
+        train: Training datasets, merged into one training set; ``None``: ``dataset``.
+        test: Test datasets, each evaluated on its own; ``None``: the training datasets.
+
+    Example:
+        >>> config = DataConfig(
+        ...     train=(DatasetSource("market1501", "data/market1501"),),
+        ...     test=(DatasetSource("dukemtmcreid", "data/duke"), DatasetSource("msmt17", "msmt")),
+        ... )
+        >>> [s.label for s in config.test_sources]
+        ['dukemtmcreid', 'msmt17']
     """
 
-    dataset: Literal["market1501", "synthetic", "folder"] = "market1501"
+    dataset: str = "market1501"
     root: str = "data"
     synthetic_train_ids: int = 100
     synthetic_test_ids: int = 100
-    camera_pattern: str = r"c(\d+)"
+    camera_pattern: str = _CAMERA_PATTERN
     seed: int = 0
+    train: tuple[DatasetSource, ...] | None = None
+    test: tuple[DatasetSource, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.dataset not in ("market1501", "synthetic", "folder"):
+        _check_options(
+            "DataConfig", self.dataset, self.synthetic_train_ids, self.synthetic_test_ids
+        )
+        for field_name in ("train", "test"):
+            sources = getattr(self, field_name)
+            if sources is None:
+                continue
+            if not isinstance(sources, tuple) or not sources:
+                raise ConfigError(
+                    f"DataConfig.{field_name} must be a non-empty tuple of DatasetSource (in a "
+                    f"recipe, a list of {{dataset, root}} mappings), got {sources!r}; leave it "
+                    "out to use `dataset` and `root`."
+                )
+            for i, source in enumerate(sources):
+                if not isinstance(source, DatasetSource):
+                    raise ConfigError(
+                        f"DataConfig.{field_name}[{i}] must be a DatasetSource, got {source!r}."
+                    )
+        labels = [s.label for s in self.test_sources]
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
             raise ConfigError(
-                f"DataConfig.dataset is {self.dataset!r}; expected 'market1501', 'synthetic' "
-                "or 'folder'."
+                f"DataConfig.test names {repeated} more than once; give each test dataset its "
+                "own `name` so that reports can tell them apart."
             )
-        if min(self.synthetic_train_ids, self.synthetic_test_ids) < 2:
-            raise ConfigError("DataConfig.synthetic_train_ids/_test_ids must each be >= 2.")
 
+    @property
+    def source(self) -> DatasetSource:
+        """The single dataset that ``dataset``, ``root`` and the options describe."""
+        return DatasetSource(
+            self.dataset,
+            self.root,
+            synthetic_train_ids=self.synthetic_train_ids,
+            synthetic_test_ids=self.synthetic_test_ids,
+            camera_pattern=self.camera_pattern,
+            seed=self.seed,
+        )
 
-def load_splits(config: DataConfig) -> ReidSplits:
-    """Load (or, for ``synthetic``, generate once and load) the dataset a config names."""
-    from siamreid.data.folder import ImageFolderReid
-    from siamreid.data.market1501 import Market1501
-    from siamreid.data.synthetic import make_synthetic_market
+    @property
+    def train_sources(self) -> tuple[DatasetSource, ...]:
+        """The datasets to train on: ``train``, else the single dataset."""
+        return self.train if self.train is not None else (self.source,)
 
-    if config.dataset == "folder":
-        return ImageFolderReid(
-            config.root, camera_pattern=config.camera_pattern, seed=config.seed
-        ).load()
-    if config.dataset == "synthetic":
-        root = Path(config.root)
-        if not (root / "Market-1501-v15.09.15").is_dir():
-            make_synthetic_market(
-                root,
-                num_train_ids=config.synthetic_train_ids,
-                num_test_ids=config.synthetic_test_ids,
-                seed=config.seed,
-            )
-    return Market1501(config.root).load()
+    @property
+    def test_sources(self) -> tuple[DatasetSource, ...]:
+        """The datasets to evaluate on: ``test``, else the training datasets."""
+        return self.test if self.test is not None else self.train_sources
+
+    @property
+    def is_single(self) -> bool:
+        """Whether the run trains and tests on one and the same dataset."""
+        return self.train_sources == self.test_sources and len(self.train_sources) == 1

@@ -1,0 +1,256 @@
+"""Dataset names -> adapters: the one list of the datasets a recipe or a command can name.
+
+- ``market1501``: ``Market-1501-v15.09.15/`` (:class:`~siamreid.data.Market1501`);
+- ``dukemtmcreid``: ``DukeMTMC-reID/`` (``DukeMTMCReID``);
+- ``msmt17``: ``MSMT17_V1/`` or ``MSMT17_V2/`` with their list files (``MSMT17``);
+- ``cuhk03np_labeled``, ``cuhk03np_detected``: ``cuhk03-np/{labeled,detected}/`` (``CUHK03NP``);
+- ``mot``: MOTChallenge-format sequences, MOT17/MOT20/DanceTrack (``MOTChallenge``);
+- ``folder``: ``root/<identity>/<image>``, users' own data (``ImageFolderReid``);
+- ``synthetic``: the synthetic Market-1501, generated into ``root`` if absent.
+
+Adapters are imported when a dataset is loaded, not when this module is, so naming and validating
+datasets (:class:`~siamreid.data.DataConfig`) costs nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from siamreid.data.combine import combine_splits
+from siamreid.data.samples import ReidSplits
+from siamreid.errors import ConfigError
+
+if TYPE_CHECKING:
+    from siamreid.data.config import DataConfig, DatasetSource
+    from siamreid.data.published import PublishedCounts
+
+__all__ = [
+    "DATASETS",
+    "DatasetEntry",
+    "TrainTestSplits",
+    "check_dataset_name",
+    "load_source",
+    "load_splits",
+    "load_train_test",
+]
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """How the registry loads one dataset name.
+
+    Attributes:
+        load: Reads (or generates) the dataset a source describes.
+        published: The counts a complete copy loads to, or ``None`` when the dataset has none
+            (users' folders, synthetic and tracking data).
+    """
+
+    load: Callable[[DatasetSource], ReidSplits]
+    published: Callable[[], PublishedCounts | None]
+
+
+def _none() -> PublishedCounts | None:
+    return None
+
+
+def _market1501(source: DatasetSource) -> ReidSplits:
+    from siamreid.data.market1501 import Market1501
+
+    return Market1501(source.root).load()
+
+
+def _market1501_published() -> PublishedCounts | None:
+    from siamreid.data.market1501 import Market1501
+
+    return Market1501.published
+
+
+def _dukemtmcreid(source: DatasetSource) -> ReidSplits:
+    from siamreid.data.dukemtmc import DukeMTMCReID
+
+    return DukeMTMCReID(source.root).load()
+
+
+def _dukemtmcreid_published() -> PublishedCounts | None:
+    from siamreid.data.dukemtmc import DukeMTMCReID
+
+    return DukeMTMCReID.published
+
+
+def _msmt17(source: DatasetSource) -> ReidSplits:
+    from siamreid.data.msmt17 import MSMT17
+
+    return MSMT17(source.root).load()
+
+
+def _msmt17_published() -> PublishedCounts | None:
+    from siamreid.data.msmt17 import MSMT17
+
+    return MSMT17.published
+
+
+def _cuhk03np_labeled(source: DatasetSource) -> ReidSplits:
+    from siamreid.data.cuhk03np import CUHK03NP
+
+    return CUHK03NP(source.root, variant="labeled").load()
+
+
+def _cuhk03np_detected(source: DatasetSource) -> ReidSplits:
+    from siamreid.data.cuhk03np import CUHK03NP
+
+    return CUHK03NP(source.root, variant="detected").load()
+
+
+def _cuhk03np_labeled_published() -> PublishedCounts | None:
+    from siamreid.data.cuhk03np import CUHK03NP
+
+    return CUHK03NP.published["labeled"]
+
+
+def _cuhk03np_detected_published() -> PublishedCounts | None:
+    from siamreid.data.cuhk03np import CUHK03NP
+
+    return CUHK03NP.published["detected"]
+
+
+def _mot(source: DatasetSource) -> ReidSplits:
+    from siamreid.data.mot import MOTChallenge
+
+    return MOTChallenge(source.root).load()
+
+
+def _folder(source: DatasetSource) -> ReidSplits:
+    from siamreid.data.folder import ImageFolderReid
+
+    return ImageFolderReid(
+        source.root, camera_pattern=source.camera_pattern, seed=source.seed
+    ).load()
+
+
+def _synthetic(source: DatasetSource) -> ReidSplits:
+    from siamreid.data.market1501 import MARKET1501_FOLDER, Market1501
+    from siamreid.data.published import compare_counts
+    from siamreid.data.synthetic import make_synthetic_market
+
+    root = Path(source.root)
+    if not (root / MARKET1501_FOLDER).is_dir() and not (root / "bounding_box_train").is_dir():
+        make_synthetic_market(
+            root,
+            num_train_ids=source.synthetic_train_ids,
+            num_test_ids=source.synthetic_test_ids,
+            seed=source.seed,
+        )
+    splits = Market1501(root).load()
+    # the synthetic copy is small by design: the notes that it differs from Market-1501 go
+    unlike_market = set(compare_counts(splits, Market1501.published))
+    notes = tuple(n for n in splits.notes if n not in unlike_market)
+    return replace(splits, name="Synthetic Market-1501", notes=notes)
+
+
+DATASETS: Mapping[str, DatasetEntry] = MappingProxyType(
+    {
+        "market1501": DatasetEntry(_market1501, _market1501_published),
+        "dukemtmcreid": DatasetEntry(_dukemtmcreid, _dukemtmcreid_published),
+        "msmt17": DatasetEntry(_msmt17, _msmt17_published),
+        "cuhk03np_labeled": DatasetEntry(_cuhk03np_labeled, _cuhk03np_labeled_published),
+        "cuhk03np_detected": DatasetEntry(_cuhk03np_detected, _cuhk03np_detected_published),
+        "mot": DatasetEntry(_mot, _none),
+        "folder": DatasetEntry(_folder, _none),
+        "synthetic": DatasetEntry(_synthetic, _none),
+    }
+)
+"""Every dataset name, read-only: ``DATASETS[name].load(source)`` reads the dataset."""
+
+
+def check_dataset_name(name: str, *, where: str = "dataset") -> DatasetEntry:
+    """The registry entry of ``name``.
+
+    Args:
+        name: A dataset name.
+        where: What holds the name, for the message (``"DataConfig.dataset"``).
+
+    Raises:
+        ConfigError: ``name`` is not registered; the message lists the known names and the
+            closest one.
+    """
+    entry = DATASETS.get(name) if isinstance(name, str) else None
+    if entry is not None:
+        return entry
+    close = difflib.get_close_matches(str(name), list(DATASETS), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(
+        f"{where} is {name!r}, which is not a known dataset.{hint} Known datasets: "
+        f"{', '.join(DATASETS)}."
+    )
+
+
+def load_source(source: DatasetSource) -> ReidSplits:
+    """Read (for ``synthetic``: generate once, then read) the dataset ``source`` names.
+
+    Raises:
+        ConfigError: The dataset name is unknown.
+        DatasetLayoutError: The folder is missing or not laid out as the dataset's adapter reads.
+    """
+    return check_dataset_name(source.dataset, where="dataset").load(source)
+
+
+def load_splits(config: DataConfig | DatasetSource) -> ReidSplits:
+    """The training data a config names, as one :class:`ReidSplits`.
+
+    A :class:`~siamreid.data.DataConfig` with one dataset gives that dataset's splits; with a
+    ``train`` list, the training datasets combined by :func:`~siamreid.data.combine_splits`
+    (use :func:`load_train_test` for the test datasets too).
+
+    Example:
+        >>> splits = load_splits(DataConfig(dataset="market1501", root="data"))  # doctest: +SKIP
+        >>> print(splits.summary())  # doctest: +SKIP
+    """
+    from siamreid.data.config import DatasetSource
+
+    if isinstance(config, DatasetSource):
+        return load_source(config)
+    return load_train_test(config).train
+
+
+@dataclass(frozen=True)
+class TrainTestSplits:
+    """The datasets of a run: one combined training set and the test sets it is evaluated on.
+
+    Attributes:
+        train: The training datasets combined (their query/gallery too), named after them.
+        tests: Each test dataset by its label (:attr:`DatasetSource.label`), in recipe order.
+    """
+
+    train: ReidSplits
+    tests: Mapping[str, ReidSplits]
+
+
+def load_train_test(config: DataConfig) -> TrainTestSplits:
+    """Load every training and test dataset of ``config``, each folder once.
+
+    Example:
+        >>> data = load_train_test(recipe.data)  # doctest: +SKIP
+        >>> data.train.num_train_pids, list(data.tests)  # doctest: +SKIP
+        (751, ['market1501', 'dukemtmcreid'])
+    """
+    loaded: dict[DatasetSource, ReidSplits] = {}
+
+    def load(source: DatasetSource) -> ReidSplits:
+        key = replace(source, name="")  # the label does not change what is read
+        if key not in loaded:
+            loaded[key] = load_source(source)
+        return loaded[key]
+
+    train_sources = config.train_sources
+    parts = [load(s) for s in train_sources]
+    if len(parts) == 1:
+        train = parts[0]
+    else:
+        train = combine_splits(parts, name=" + ".join(s.label for s in train_sources))
+    tests = {s.label: load(s) for s in config.test_sources}
+    return TrainTestSplits(train, MappingProxyType(tests))
