@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from siamreid.cli._common import CHECKPOINT_HELP
-from siamreid.export import to_onnx, verify_onnx
+from siamreid.errors import ExportError
+from siamreid.export import to_onnx, verify_onnx, write_boxmot_metadata
 from siamreid.models.serialization import load_pretrained
 
 
@@ -19,7 +20,8 @@ def register(subparsers: Any) -> None:
         description="Export a saved model to ONNX: input 'images' (N x 3 x H x W float32, "
         "resized and normalised with the mean/std stored in the file's metadata), output "
         "'embeddings' (N x D). The file is run in onnxruntime on batches of 1 and 7 and "
-        "compared with PyTorch. Needs: pip install 'siamreid[onnx]'.",
+        "compared with PyTorch. With --boxmot the file runs unchanged in BoxMOT's re-id "
+        "runtime and trackers (BotSort(reid_weights=...)). Needs: pip install 'siamreid[onnx]'.",
     )
     parser.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     parser.add_argument("--onnx", required=True, metavar="FILE", help="output .onnx file")
@@ -39,14 +41,39 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--atol", type=float, default=1e-4, help="largest difference accepted (default: 1e-4)"
     )
+    parser.add_argument(
+        "--input-norm",
+        choices=("model", "imagenet"),
+        help="mean/std the graph expects: the backbone's own ('model', the default) or "
+        "ImageNet's ('imagenet', the default with --boxmot; a backbone with other statistics "
+        "gets a renormalising layer in front)",
+    )
+    parser.add_argument(
+        "--boxmot",
+        action="store_true",
+        help="for BoxMOT: ImageNet input normalisation, any batch size, and BoxMOT's "
+        "FILE.metadata.json sidecar",
+    )
     parser.add_argument("--no-verify", action="store_true", help="skip the onnxruntime comparison")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load, export, verify, print."""
+    if args.boxmot:
+        if args.input_norm == "model":
+            raise ExportError(
+                "--boxmot needs --input-norm imagenet (BoxMOT normalises every crop with "
+                "ImageNet mean/std); drop --input-norm or pass --input-norm imagenet."
+            )
+        if not args.onnx.lower().endswith(".onnx"):
+            raise ExportError(
+                f"--onnx {args.onnx!r} does not end in .onnx; BoxMOT picks its runtime by the "
+                "file suffix. Name the file like reid.onnx."
+            )
+    input_norm = args.input_norm or ("imagenet" if args.boxmot else "model")
     model = load_pretrained(args.checkpoint)
-    dynamic = args.static_batch is None
+    dynamic = args.static_batch is None or args.boxmot
     path = to_onnx(
         model,
         args.onnx,
@@ -54,10 +81,16 @@ def run(args: argparse.Namespace) -> int:
         dynamic_batch=dynamic,
         batch_size=1 if dynamic else args.static_batch,
         exporter=args.exporter,
+        input_norm=input_norm,
         verify=False,
     )
     size_mb = Path(path).stat().st_size / 2**20
-    print(f"wrote {path} ({size_mb:.1f} MiB, opset {args.opset}, {args.exporter} exporter)")
+    print(
+        f"wrote {path} ({size_mb:.1f} MiB, opset {args.opset}, {args.exporter} exporter, "
+        f"{input_norm} input normalisation)"
+    )
+    if args.boxmot:
+        print(f"wrote {write_boxmot_metadata(path, model)} (BoxMOT's sidecar)")
     if not args.no_verify:
         sizes = (1, 7) if dynamic else (args.static_batch,)
         worst = verify_onnx(path, model, batch_sizes=sizes, atol=args.atol)
