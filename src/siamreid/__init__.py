@@ -14,6 +14,7 @@ from siamreid.data import (
     DukeMTMCReID,
     ImageFolderReid,
     Market1501,
+    MOTChallenge,
     PKSampler,
     ReidImageDataset,
     ReidSample,
@@ -22,6 +23,7 @@ from siamreid.data import (
     TripletDataset,
     load_splits,
     make_synthetic_market,
+    make_synthetic_mot,
 )
 from siamreid.errors import (
     BackboneError,
@@ -68,6 +70,7 @@ __all__ = [
     "IndexFormatError",
     "IndexOptions",
     "LossTermConfig",
+    "MOTChallenge",
     "Market1501",
     "ModelConfig",
     "NonFiniteLossError",
@@ -95,6 +98,7 @@ __all__ = [
     "load_recipe",
     "load_splits",
     "make_synthetic_market",
+    "make_synthetic_mot",
     "query_expansion",
     "re_rank",
     "re_rank_features",

@@ -8,11 +8,13 @@ from siamreid.data.dukemtmc import DukeMTMCReID
 from siamreid.data.folder import ImageFolderReid
 from siamreid.data.images import load_image
 from siamreid.data.market1501 import Market1501, format_market1501_name, parse_market1501_name
+from siamreid.data.mot import MOTChallenge
 from siamreid.data.msmt17 import MSMT17
 from siamreid.data.published import PublishedCounts, SplitCounts, compare_counts
 from siamreid.data.samplers import PKSampler
 from siamreid.data.samples import ReidSample, ReidSplits
 from siamreid.data.synthetic import make_synthetic_market
+from siamreid.data.synthetic_mot import make_synthetic_mot
 from siamreid.data.transforms import TransformConfig, build_eval_transform, build_train_transform
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "DataConfig",
     "DukeMTMCReID",
     "ImageFolderReid",
+    "MOTChallenge",
     "Market1501",
     "PKSampler",
     "PublishedCounts",
@@ -38,5 +41,6 @@ __all__ = [
     "load_image",
     "load_splits",
     "make_synthetic_market",
+    "make_synthetic_mot",
     "parse_market1501_name",
 ]
