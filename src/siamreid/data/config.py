@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from siamreid.data.registry import check_dataset_name, load_splits
+from siamreid.data.registry import DatasetName, check_dataset_name, load_splits
 from siamreid.errors import ConfigError
 
 __all__ = ["DataConfig", "DatasetSource", "load_splits"]
@@ -48,7 +48,7 @@ class DatasetSource:
         'market1501'
     """
 
-    dataset: str
+    dataset: DatasetName
     root: str
     name: str = ""
     synthetic_train_ids: int = 100
@@ -97,7 +97,7 @@ class DataConfig:
         ['dukemtmcreid', 'msmt17']
     """
 
-    dataset: str = "market1501"
+    dataset: DatasetName = "market1501"
     root: str = "data"
     synthetic_train_ids: int = 100
     synthetic_test_ids: int = 100

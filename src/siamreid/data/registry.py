@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from siamreid.data.combine import combine_splits
 from siamreid.data.samples import ReidSplits
@@ -32,12 +32,26 @@ if TYPE_CHECKING:
 __all__ = [
     "DATASETS",
     "DatasetEntry",
+    "DatasetName",
     "TrainTestSplits",
     "check_dataset_name",
     "load_source",
     "load_splits",
     "load_train_test",
 ]
+
+
+DatasetName: TypeAlias = Literal[
+    "market1501",
+    "dukemtmcreid",
+    "msmt17",
+    "cuhk03np_labeled",
+    "cuhk03np_detected",
+    "mot",
+    "folder",
+    "synthetic",
+]
+"""A registered dataset name: the keys of :data:`DATASETS`, as a type (recipes check it)."""
 
 
 @dataclass(frozen=True)
@@ -109,19 +123,19 @@ def _cuhk03np_detected(source: DatasetSource) -> ReidSplits:
 def _cuhk03np_labeled_published() -> PublishedCounts | None:
     from siamreid.data.cuhk03np import CUHK03NP
 
-    return CUHK03NP.published["labeled"]
+    return CUHK03NP.PUBLISHED["labeled"]
 
 
 def _cuhk03np_detected_published() -> PublishedCounts | None:
     from siamreid.data.cuhk03np import CUHK03NP
 
-    return CUHK03NP.published["detected"]
+    return CUHK03NP.PUBLISHED["detected"]
 
 
 def _mot(source: DatasetSource) -> ReidSplits:
     from siamreid.data.mot import MOTChallenge
 
-    return MOTChallenge(source.root).load()
+    return MOTChallenge(source.root, seed=source.seed).load()
 
 
 def _folder(source: DatasetSource) -> ReidSplits:
