@@ -1,7 +1,12 @@
 """A recipe: model, data and trainer configs together, read from and written to YAML or JSON.
 
-Unknown keys are rejected with the list of valid ones; every field can be overridden with a
-dotted ``section.field=value`` string (the value is parsed as YAML), as the command line does::
+Unknown keys are rejected with the list of valid ones, and every value is checked against its
+field's type (integers are integers, not ``true`` or ``3.5``; booleans are ``true``/``false``;
+strings are strings; choices are one of theirs; ``null`` only where the field allows it), with a
+message naming ``section.field``, the value and the expected type. Number fields take integers
+and strings that read as numbers, because YAML 1.1 (PyYAML) reads ``1e-4`` without a dot as a
+string. Every field can be overridden with a dotted ``section.field=value`` string (the value is
+parsed as YAML), as the command line does::
 
     recipe = load_recipe("configs/market1501_efficientnet_b0.yaml", ["trainer.epochs=3"])
 """
@@ -10,12 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, Union
+from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
@@ -51,31 +57,111 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _convert(tp: Any, value: Any, where: str) -> Any:
+def _describe(tp: Any) -> str:
+    """What a field of type ``tp`` accepts, in the words of a recipe file."""
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
+        parts = [_describe(a) for a in args if a is not type(None)]
+        if type(None) in args:
+            parts.append("null")
+        return " or ".join(parts)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(c) for c in typing.get_args(tp))
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of ({_describe(args[0])})"
+        return f"a list of {len(args)} items: " + ", ".join(f"({_describe(a)})" for a in args)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return f"a mapping of {tp.__name__} fields"
+    return _SCALAR_NAMES.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+_SCALAR_NAMES: dict[Any, str] = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a finite number",
+    str: "a string",
+}
+
+
+def _refuse(tp: Any, value: Any, where: str) -> ConfigError:
+    hint = " (quote it to keep it a string)" if tp is str and value is not None else ""
+    return ConfigError(f"{where} is {value!r}; expected {_describe(tp)}{hint}.")
+
+
+def _to_float(value: Any, where: str) -> float:
+    # PyYAML follows YAML 1.1, which reads ``1e-4`` (no dot) as a string: accept any string
+    # that Python parses as a number, and integers, but never booleans.
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise _refuse(float, value, where)
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise _refuse(float, value, where) from None
+    if not math.isfinite(number):
+        raise _refuse(float, value, where)
+    return number
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` (and convert where lossless)."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None:
+            if type(None) in args:
+                return None
+            raise _refuse(tp, value, where)
         inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, where) if len(inner) == 1 else value
+        if len(inner) == 1:
+            try:
+                return _convert(inner[0], value, where)
+            except ConfigError as err:
+                if type(None) in args and str(err).startswith(f"{where} is "):
+                    raise _refuse(tp, value, where) from None
+                raise
+        for candidate in inner:
+            try:
+                return _convert(candidate, value, where)
+            except ConfigError:
+                continue
+        raise _refuse(tp, value, where)
+    if origin is Literal:
+        for choice in typing.get_args(tp):
+            if type(value) is type(choice) and value == choice:
+                return value
+        raise _refuse(tp, value, where)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         if not isinstance(value, dict):
-            raise ConfigError(f"{where} must be a mapping of {tp.__name__} fields, got {value!r}.")
+            raise _refuse(tp, value, where)
         return _build(tp, value, where)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where} must be a list, got {value!r}.")
+            raise _refuse(tp, value, where)
         args = typing.get_args(tp)
-        item_tp = args[0] if len(args) == 2 and args[1] is Ellipsis else None
-        if item_tp is None:
-            return tuple(
-                _convert(a, v, f"{where}[{i}]")
-                for i, (a, v) in enumerate(zip(args, value, strict=False))
-            )
-        return tuple(_convert(item_tp, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise _refuse(tp, value, where)
+        pairs = enumerate(zip(args, value, strict=True))
+        return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in pairs)
+    if tp is float:
+        return _to_float(value, where)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise _refuse(tp, value, where)
+        return value
+    if tp is int:
+        # bool is an int subclass and 3.5 would truncate: both are refused.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _refuse(tp, value, where)
+        return int(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise _refuse(tp, value, where)
+        return value
     return value
 
 
@@ -83,18 +169,22 @@ def _build(cls: type[T], data: dict[str, Any], where: str) -> T:
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(names))
     if unknown:
-        raise ConfigError(f"Unknown key(s) {unknown} in {where}. Valid keys: {', '.join(names)}.")
+        raise ConfigError(
+            f"Unknown key(s) {unknown} in {where or 'the recipe'}. Valid keys: {', '.join(names)}."
+        )
     hints = typing.get_type_hints(cls)
-    kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items()}
+    kwargs = {k: _convert(hints[k], v, f"{where}.{k}" if where else k) for k, v in data.items()}
     try:
         return cls(**kwargs)
     except TypeError as err:
-        raise ConfigError(f"Invalid value in {where}: {err}.") from err
+        raise ConfigError(f"Invalid value in {where or 'the recipe'}: {err}.") from err
 
 
 def recipe_from_dict(data: dict[str, Any]) -> Recipe:
     """Build a :class:`Recipe` from plain data, validating every key."""
-    return _build(Recipe, data or {}, "recipe")
+    if not isinstance(data, dict):
+        raise ConfigError(f"A recipe is a mapping of sections, got {data!r}.")
+    return _build(Recipe, data, "")
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
