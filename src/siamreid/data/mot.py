@@ -210,7 +210,8 @@ class MOTChallenge:
         if self.test_sequences is not None:
             test = set()
             for entry in self.test_sequences:
-                match = [n for n in names if entry in (n, _MOT17_DETECTOR.sub("", n))]
+                base = _MOT17_DETECTOR.sub("", entry)
+                match = [n for n in names if base == _MOT17_DETECTOR.sub("", n)]
                 if not match:
                     raise DatasetLayoutError(
                         f"test_sequences names {entry!r}, which is not a sequence with ground "
