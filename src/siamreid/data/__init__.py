@@ -1,7 +1,8 @@
 """Datasets for re-id: adapters to :class:`ReidSplits`, the synthetic generator, torch datasets,
 transforms and the PK sampler."""
 
-from siamreid.data.config import DataConfig, load_splits
+from siamreid.data.combine import combine_splits
+from siamreid.data.config import DataConfig, DatasetSource, load_splits
 from siamreid.data.cuhk03np import CUHK03NP
 from siamreid.data.datasets import BadImagePolicy, ReidImageDataset, TripletDataset
 from siamreid.data.dukemtmc import DukeMTMCReID
@@ -11,6 +12,7 @@ from siamreid.data.market1501 import Market1501, format_market1501_name, parse_m
 from siamreid.data.mot import MOTChallenge
 from siamreid.data.msmt17 import MSMT17
 from siamreid.data.published import PublishedCounts, SplitCounts, compare_counts
+from siamreid.data.registry import DATASETS, TrainTestSplits, load_train_test
 from siamreid.data.samplers import PKSampler
 from siamreid.data.samples import ReidSample, ReidSplits
 from siamreid.data.synthetic import make_synthetic_market
@@ -19,9 +21,11 @@ from siamreid.data.transforms import TransformConfig, build_eval_transform, buil
 
 __all__ = [
     "CUHK03NP",
+    "DATASETS",
     "MSMT17",
     "BadImagePolicy",
     "DataConfig",
+    "DatasetSource",
     "DukeMTMCReID",
     "ImageFolderReid",
     "MOTChallenge",
@@ -32,14 +36,17 @@ __all__ = [
     "ReidSample",
     "ReidSplits",
     "SplitCounts",
+    "TrainTestSplits",
     "TransformConfig",
     "TripletDataset",
     "build_eval_transform",
     "build_train_transform",
+    "combine_splits",
     "compare_counts",
     "format_market1501_name",
     "load_image",
     "load_splits",
+    "load_train_test",
     "make_synthetic_market",
     "make_synthetic_mot",
     "parse_market1501_name",
