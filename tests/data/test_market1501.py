@@ -185,3 +185,17 @@ def test_unparsable_file_name_is_named(tree: Path) -> None:
     with pytest.raises(DatasetLayoutError, match=r"holiday_photo\.jpg") as info:
         Market1501(tree).load()
     assert "query" in str(info.value)
+
+
+def test_published_gallery_counts_the_distractor_and_not_the_junk() -> None:
+    # 19,732 files in bounding_box_test less 3,819 junk; the distractor pid 0 is one more id
+    gallery = Market1501.published.gallery
+    assert (gallery.ids, gallery.images) == (751, 19_732 - 3_819)
+    assert Market1501.published.train.images == 12_936
+
+
+def test_counts_that_differ_from_the_published_ones_are_noted(tree: Path) -> None:
+    notes = Market1501(tree).load().notes
+    assert len(notes) == 3
+    assert notes[2].startswith("gallery has 3 ids / 4 images")
+    assert "751 ids / 15,913 images" in notes[2]

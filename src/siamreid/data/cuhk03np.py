@@ -36,7 +36,7 @@ _SOURCE = (
     "al., CVPR 2014, whose authors grant access on request). Unzip it so that `root` holds "
     f"{CUHK03NP_FOLDER}/labeled/ and {CUHK03NP_FOLDER}/detected/, or labeled/ and detected/."
 )
-_NAME = re.compile(r"(\d{4})_c([12])_(\d+)\.(?:png|jpe?g)", re.IGNORECASE)
+_NAME = re.compile(r"(\d{4})_c([12])_(\d+)\.(?:png|jpe?g)", re.IGNORECASE | re.ASCII)
 
 
 def parse_cuhk03np_name(name: str) -> tuple[int, int]:

@@ -33,7 +33,7 @@ _SOURCE = (
     "DukeMTMC data in 2019, so use a copy you are permitted to hold. Unzip it so that `root` holds "
     f"{DUKEMTMC_FOLDER}/ or its three split folders."
 )
-_NAME = re.compile(r"(\d{4})_c([1-8])_f(\d{7})\.(?:jpe?g|png)", re.IGNORECASE)
+_NAME = re.compile(r"(\d{4})_c([1-8])_f(\d{7})\.(?:jpe?g|png)", re.IGNORECASE | re.ASCII)
 
 
 def parse_dukemtmc_name(name: str) -> tuple[int, int]:

@@ -42,7 +42,7 @@ _SOURCE = (
     "or holds one of them, with the four list_*.txt files next to the image folders."
 )
 _NAME = re.compile(
-    r"(\d{4})_(\d+)_(\d{2})_([0-9A-Za-z]+)_(\d+)_(\d+)\.(?:jpe?g|png)", re.IGNORECASE
+    r"(\d{4})_(\d+)_(\d{2})_([0-9A-Za-z]+)_(\d+)_(\d+)\.(?:jpe?g|png)", re.IGNORECASE | re.ASCII
 )
 
 
