@@ -100,13 +100,13 @@ class CUHK03NP:
             train=SplitCounts(767, 7_368),
             query=SplitCounts(700, 1_400),
             gallery=SplitCounts(700, 5_328),
-            source="CUHK03-NP labeled (Zhong et al., CVPR 2017)",
+            source="CUHK03-NP labeled",
         ),
         "detected": PublishedCounts(
             train=SplitCounts(767, 7_365),
             query=SplitCounts(700, 1_400),
             gallery=SplitCounts(700, 5_332),
-            source="CUHK03-NP detected (Zhong et al., CVPR 2017)",
+            source="CUHK03-NP detected",
         ),
     }
 

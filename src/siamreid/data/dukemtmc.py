@@ -93,7 +93,7 @@ class DukeMTMCReID:
         train=SplitCounts(702, 16_522),
         query=SplitCounts(702, 2_228),
         gallery=SplitCounts(1_110, 17_661),
-        source="DukeMTMC-reID (Zheng et al., ICCV 2017)",
+        source="DukeMTMC-reID",
     )
 
     def __init__(self, root: str | os.PathLike[str]) -> None:

@@ -106,7 +106,7 @@ class Market1501:
         train=SplitCounts(751, 12_936),
         query=SplitCounts(750, 3_368),
         gallery=SplitCounts(751, 15_913),
-        source="Market-1501 (Zheng et al., ICCV 2015; junk dropped)",
+        source="Market-1501",
     )
 
     def __init__(self, root: str | os.PathLike[str]) -> None:

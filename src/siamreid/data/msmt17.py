@@ -116,7 +116,7 @@ class MSMT17:
         train=SplitCounts(1_041, 32_621),
         query=SplitCounts(3_060, 11_659),
         gallery=SplitCounts(3_060, 82_161),
-        source="MSMT17 (Wei et al., CVPR 2018)",
+        source="MSMT17",
     )
 
     def __init__(self, root: str | os.PathLike[str]) -> None:

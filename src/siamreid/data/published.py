@@ -47,7 +47,7 @@ class PublishedCounts:
         train: Training split (after the adapter's junk rule).
         query: Query split.
         gallery: Gallery split (distractors included, junk dropped).
-        source: Where the numbers are published, shown in the notes.
+        source: The dataset's name as the notes show it.
 
     Example:
         >>> from siamreid.data import DukeMTMCReID
@@ -71,7 +71,8 @@ def compare_counts(splits: ReidSplits, published: PublishedCounts) -> tuple[str,
 
     Returns:
         An empty tuple when every split matches; otherwise notes such as ``"query has 700 ids /
-        1,399 images; ... publishes 700 ids / 1,400 images ..."``, in train, query, gallery order.
+        1,399 images; CUHK03-NP labeled publishes 700 ids / 1,400 images (an incomplete
+        download?)"``, in train, query, gallery order.
 
     Example:
         >>> notes = compare_counts(splits, DukeMTMCReID.published)  # doctest: +SKIP
@@ -85,9 +86,8 @@ def compare_counts(splits: ReidSplits, published: PublishedCounts) -> tuple[str,
         found = count_split(samples)
         if found != expected:
             notes.append(
-                f"{split_name} has {found}; {published.source} publishes {expected}. An "
-                "incomplete download or extraction is the usual cause (ignore this for a subset "
-                "or a synthetic copy)."
+                f"{split_name} has {found}; {published.source} publishes {expected} "
+                "(an incomplete download?)"
             )
     return tuple(notes)
 
