@@ -11,20 +11,23 @@ from PIL import Image, UnidentifiedImageError
 
 from siamreid.errors import ImageLoadError
 
-__all__ = ["IMAGE_SUFFIXES", "image_paths", "load_image"]
+__all__ = ["IMAGE_SUFFIXES", "image_paths", "load_image", "to_rgb"]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 
 
 def load_image(item: str | os.PathLike[str] | Image.Image | np.ndarray[Any, Any]) -> Image.Image:
-    """An RGB PIL image from a path, a PIL image or a uint8 ``HxWx3`` array, fully decoded.
+    """An 8-bit RGB PIL image from a path, a PIL image or a uint8 ``HxWx3`` array, fully decoded.
+
+    Every mode Pillow opens becomes 8-bit RGB (see :func:`to_rgb` for the rules: 16-bit and
+    float greyscale are scaled, not clipped; alpha is dropped).
 
     Raises:
-        ImageLoadError: The file is missing, truncated or not an image; or the array is not
-            ``HxWx3`` uint8.
+        ImageLoadError: The file is missing, truncated, too large or not an image; its mode has
+            no RGB conversion; or the array is not ``HxWx3`` uint8.
     """
     if isinstance(item, Image.Image):
-        return item.convert("RGB")
+        return to_rgb(item, "image")
     if isinstance(item, np.ndarray):
         if item.dtype != np.uint8 or item.ndim != 3 or item.shape[2] != 3:
             raise ImageLoadError(
@@ -36,13 +39,80 @@ def load_image(item: str | os.PathLike[str] | Image.Image | np.ndarray[Any, Any]
     try:
         with Image.open(path) as img:
             img.load()  # decode now so truncated files fail here, not in a worker later
-            rgb: Image.Image = img.convert("RGB")
-            return rgb
-    except (OSError, UnidentifiedImageError, SyntaxError) as err:
+            return to_rgb(img, f"image {str(path)!r}")
+    except (OSError, UnidentifiedImageError, SyntaxError, Image.DecompressionBombError) as err:
         raise ImageLoadError(
             f"Cannot read image {str(path)!r}: {err}. Check the file exists and is a complete "
             "JPEG/PNG, or load the dataset with on_bad_image='skip'."
         ) from err
+
+
+def to_rgb(image: Image.Image, what: str = "image") -> Image.Image:
+    """``image`` as a new 8-bit RGB image, whatever its Pillow mode.
+
+    Rules (Pillow's own ``convert("RGB")`` clips 16-bit and float greyscale, turning a
+    16-bit photo nearly all white; these modes are scaled here instead):
+
+    - ``I;16``, ``I;16B``, ``I;16L``, ``I;16N`` (16-bit greyscale, e.g. 16-bit PNG/TIFF):
+      ``round(value / 257)``, so 0 -> 0, 32768 -> 128, 65535 -> 255.
+    - ``I`` (32-bit integer greyscale): the same when every value lies in ``[0, 65535]``;
+      otherwise scaled linearly from the image's own ``[min, max]`` to ``[0, 255]``.
+    - ``F`` (32-bit float greyscale): ``x 255`` when every value lies in ``[0, 1]``; kept
+      (rounded) when in ``[0, 255]``; otherwise scaled from the image's ``[min, max]``. NaN
+      reads as 0.
+    - Modes with alpha (``LA``, ``La``, ``PA``, ``RGBA``, ``RGBa``, ``P`` with transparency):
+      the alpha channel is dropped, keeping the colour of every pixel (premultiplied modes
+      are un-premultiplied first), the same pixels torchreid and timm's loaders feed a model.
+    - Everything else Pillow converts (``1``, ``L``, ``P``, ``CMYK``, ``YCbCr``, ``LAB``,
+      ``HSV``, ``RGBX``...) goes through ``convert("RGB")``.
+
+    Args:
+        image: Any PIL image.
+        what: How errors name the image (e.g. its path).
+
+    Raises:
+        ImageLoadError: Pillow cannot convert this mode to RGB.
+    """
+    mode = image.mode
+    if mode.startswith("I;16"):
+        grey = np.asarray(image).astype(np.float64) / 257.0
+    elif mode == "I":
+        values = np.asarray(image).astype(np.float64)
+        in_16_bits = values.size == 0 or (values.min() >= 0 and values.max() <= 65535)
+        grey = values / 257.0 if in_16_bits else _stretch(values)
+    elif mode == "F":
+        values = np.nan_to_num(np.asarray(image).astype(np.float64), nan=0.0)
+        low, high = (values.min(), values.max()) if values.size else (0.0, 0.0)
+        if low >= 0 and high <= 1:
+            grey = values * 255.0
+        elif low >= 0 and high <= 255:
+            grey = values
+        else:
+            grey = _stretch(values)
+    else:
+        try:
+            source = image.convert("LA") if mode == "La" else image
+            rgb: Image.Image = source.convert("RGB")
+        except (ValueError, OSError) as err:
+            raise ImageLoadError(
+                f"Cannot convert {what} from Pillow mode {mode!r} to RGB: {err}. Save it as an "
+                "8-bit RGB or greyscale JPEG/PNG."
+            ) from err
+        return rgb
+    channel = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(np.repeat(channel[..., None], 3, axis=2)))
+
+
+def _stretch(values: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, Any]:
+    """``values`` scaled linearly from their ``[min, max]`` to ``[0, 255]`` (constant: 0)."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return np.zeros_like(values)
+    low, high = float(finite.min()), float(finite.max())
+    if high == low:
+        return np.zeros_like(values)
+    clipped = np.clip(np.nan_to_num(values, nan=low, posinf=high, neginf=low), low, high)
+    return (clipped - low) * (255.0 / (high - low))
 
 
 def image_paths(folder: str | os.PathLike[str]) -> list[Path]:
