@@ -1,0 +1,47 @@
+"""``siamreid synth --mot``: writes the sequences and says where (once in a subprocess, as users
+run it), and refuses to overwrite without ``--overwrite``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from cli_runner import Runner
+
+from siamreid.data._mot_format import parse_gt
+
+SMALL = ("--sequences", "2", "--frames", "3", "--people", "2")
+
+
+def test_synth_mot_in_a_subprocess_writes_the_sequences(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "siamreid", "synth", "--mot", "--out", str(tmp_path), *SMALL],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for split, name in (("train", "SYN-01"), ("test", "SYN-02")):
+        seq = tmp_path / split / name
+        frames = sorted(p.name for p in (seq / "img1").iterdir())
+        assert frames == ["000001.jpg", "000002.jpg", "000003.jpg"]
+        boxes = parse_gt(seq / "gt" / "gt.txt", max_frame=3)
+        assert f"{split:<5} | {name}" in done.stdout
+        assert f"({sum(b.cls == 1 and b.flag == 1 for b in boxes)})" in done.stdout
+    assert f"written to {tmp_path}" in done.stdout
+
+
+def test_synth_mot_refuses_to_overwrite_without_the_flag(cli: Runner, tmp_path: Path) -> None:
+    args = ("synth", "--mot", "--out", tmp_path, *SMALL)
+    assert cli(*args).code == 0
+    gt = tmp_path / "train" / "SYN-01" / "gt" / "gt.txt"
+    before = gt.read_bytes()
+    again = cli(*args, "--seed", "5")
+    assert again.code == 2
+    assert "already exists" in again.err
+    assert "--overwrite" in again.err
+    assert gt.read_bytes() == before
+    assert cli(*args, "--seed", "5", "--overwrite").code == 0
+    assert gt.read_bytes() != before
