@@ -9,6 +9,7 @@ it imports no dataset adapter.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from siamreid.data.registry import DatasetName, check_dataset_name, load_splits
 from siamreid.errors import ConfigError
@@ -87,6 +88,10 @@ class DataConfig:
         seed: Seed of the synthetic generator and of the ``folder`` identity split.
         train: Training datasets, merged into one training set; ``None``: ``dataset``.
         test: Test datasets, each evaluated on its own; ``None``: the training datasets.
+        on_bad_image: ``"raise"``: an unreadable image stops the run with an error naming the
+            file. ``"skip"``: every image is decoded once before training and unreadable ones
+            are left out of all splits, with a warning each (see
+            :func:`~siamreid.data.apply_bad_image_policy`).
 
     Example:
         >>> config = DataConfig(
@@ -105,11 +110,16 @@ class DataConfig:
     seed: int = 0
     train: tuple[DatasetSource, ...] | None = None
     test: tuple[DatasetSource, ...] | None = None
+    on_bad_image: Literal["raise", "skip"] = "raise"
 
     def __post_init__(self) -> None:
         _check_options(
             "DataConfig", self.dataset, self.synthetic_train_ids, self.synthetic_test_ids
         )
+        if self.on_bad_image not in ("raise", "skip"):
+            raise ConfigError(
+                f"DataConfig.on_bad_image is {self.on_bad_image!r}; expected 'raise' or 'skip'."
+            )
         for field_name in ("train", "test"):
             sources = getattr(self, field_name)
             if sources is None:

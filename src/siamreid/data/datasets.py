@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -14,10 +18,16 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from siamreid.data.images import load_image
-from siamreid.data.samples import ReidSample
+from siamreid.data.samples import ReidSample, ReidSplits
 from siamreid.errors import ConfigError, DatasetLayoutError, ImageLoadError
 
-__all__ = ["BadImagePolicy", "ReidImageDataset", "TripletDataset"]
+__all__ = [
+    "BadImagePolicy",
+    "ReidImageDataset",
+    "TripletDataset",
+    "apply_bad_image_policy",
+    "readable_samples",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -182,3 +192,77 @@ class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor, int
         a, p, n = self.triplet(index)
         images = [self.transform(load_image(self.samples[i].path)) for i in (a, p, n)]
         return images[0], images[1], images[2], self.samples[a].pid, self.samples[n].pid
+
+
+def readable_samples(
+    samples: Sequence[ReidSample], *, workers: int | None = None
+) -> tuple[list[ReidSample], list[tuple[Path, str]]]:
+    """Decode every image of ``samples`` once; keep the readable ones.
+
+    Args:
+        samples: The samples to check, in order.
+        workers: Decoding threads (Pillow releases the GIL); ``None``: the usable cores, at
+            most 8.
+
+    Returns:
+        The readable samples (in order) and ``(path, reason)`` for each unreadable one.
+    """
+    paths = sorted({s.path for s in samples})
+    if workers is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        workers = min(8, cores or 1)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        reasons = dict(zip(paths, pool.map(_unreadable_reason, paths), strict=True))
+    bad = [(path, reason) for path, reason in reasons.items() if reason is not None]
+    kept = [s for s in samples if reasons[s.path] is None]
+    return kept, bad
+
+
+def _unreadable_reason(path: Path) -> str | None:
+    try:
+        load_image(path)
+    except ImageLoadError as err:
+        return str(err)
+    return None
+
+
+def apply_bad_image_policy(
+    splits: ReidSplits, on_bad_image: BadImagePolicy, *, workers: int | None = None
+) -> ReidSplits:
+    """Apply the ``on_bad_image`` policy of a :class:`~siamreid.data.DataConfig` to splits.
+
+    ``"raise"`` returns ``splits`` as they are: an unreadable image raises
+    :class:`ImageLoadError` (naming the file) when training or evaluation reads it.
+    ``"skip"`` decodes every image once, now, and drops unreadable ones from ``train``,
+    ``query`` and ``gallery`` (a query or gallery image is never replaced by another one, which
+    would score the wrong image under its label). Training identities left without images are
+    dropped and the others relabelled ``0..T-1`` in their order. Each skipped file is logged as
+    a warning and the count is added to the splits' notes.
+
+    Example:
+        >>> splits = apply_bad_image_policy(load_splits(config), config.on_bad_image)
+        ... # doctest: +SKIP
+    """
+    if on_bad_image not in ("raise", "skip"):
+        raise ConfigError(f"on_bad_image is {on_bad_image!r}; expected 'raise' or 'skip'.")
+    if on_bad_image == "raise":
+        return splits
+    everything = [*splits.train, *splits.query, *splits.gallery]
+    _, bad = readable_samples(everything, workers=workers)
+    if not bad:
+        return splits
+    for path, reason in bad:
+        logger.warning("Skipping unreadable image %s: %s", path, reason)
+    dropped = {path for path, _ in bad}
+    train = [s for s in splits.train if s.path not in dropped]
+    labels = {pid: i for i, pid in enumerate(sorted({s.pid for s in train}))}
+    note = (
+        f"{len(bad)} unreadable image(s) skipped (on_bad_image='skip'), first: {str(bad[0][0])!r}."
+    )
+    return dataclasses.replace(
+        splits,
+        train=[dataclasses.replace(s, pid=labels[s.pid]) for s in train],
+        query=[s for s in splits.query if s.path not in dropped],
+        gallery=[s for s in splits.gallery if s.path not in dropped],
+        notes=(*splits.notes, note),
+    )
