@@ -4,7 +4,12 @@ transforms and the PK sampler."""
 from siamreid.data.combine import combine_splits
 from siamreid.data.config import DataConfig, DatasetSource, load_splits
 from siamreid.data.cuhk03np import CUHK03NP
-from siamreid.data.datasets import BadImagePolicy, ReidImageDataset, TripletDataset
+from siamreid.data.datasets import (
+    BadImagePolicy,
+    ReidImageDataset,
+    TripletDataset,
+    apply_bad_image_policy,
+)
 from siamreid.data.dukemtmc import DukeMTMCReID
 from siamreid.data.folder import ImageFolderReid
 from siamreid.data.images import load_image
@@ -39,6 +44,7 @@ __all__ = [
     "TrainTestSplits",
     "TransformConfig",
     "TripletDataset",
+    "apply_bad_image_policy",
     "build_eval_transform",
     "build_train_transform",
     "combine_splits",
