@@ -126,7 +126,9 @@ def _cut(seq: SequenceFiles, settings: CropSettings, out: Path) -> list[Crop]:
 
 def _key(seq: SequenceFiles, settings: CropSettings) -> str:
     digest = hashlib.sha256()
-    digest.update(json.dumps([_FORMAT, _VERSION, asdict(settings)]).encode())
+    # The source folder is part of the key: another copy of a sequence may differ in its frames.
+    source = str(seq.folder.resolve())
+    digest.update(json.dumps([_FORMAT, _VERSION, asdict(settings), source]).encode())
     digest.update(seq.gt.read_bytes())
     digest.update((seq.folder / "seqinfo.ini").read_bytes())
     return digest.hexdigest()[:16]

@@ -50,7 +50,6 @@ from pathlib import Path
 
 import numpy as np
 
-from siamreid.data._market_style import relabel
 from siamreid.data._mot_crops import Crop, CropSettings, SequenceFiles, cached_crops
 from siamreid.data._mot_format import parse_seqinfo
 from siamreid.data.samples import ReidSample, ReidSplits
@@ -251,11 +250,13 @@ class MOTChallenge:
         by_name = {s.name: s for s in sequences}
         train_names, test_names = self.split(list(by_name))
         cut = {n: cached_crops(by_name[n], self.settings, self.cache_dir) for n in by_name}
-        train = []
-        for camid, name in enumerate(train_names):
-            folder, crops = cut[name]
-            train += [ReidSample(folder / c.file, 0, camid) for c in crops]
-        train = _pids_by_track(train, [c for n in train_names for c in cut[n][1]])
+        tracks = sorted({(cam, c.track_id) for cam, n in enumerate(train_names) for c in cut[n][1]})
+        pid = {track: i for i, track in enumerate(tracks)}
+        train = [
+            ReidSample(cut[name][0] / c.file, pid[(camid, c.track_id)], camid)
+            for camid, name in enumerate(train_names)
+            for c in cut[name][1]
+        ]
         query, gallery = self._query_gallery([(cut[n][0], cut[n][1]) for n in test_names])
         self._check_nonempty(train, query)
         rule = (
@@ -268,7 +269,7 @@ class MOTChallenge:
             *notes,
         ]
         return ReidSplits(
-            train=relabel(train), query=query, gallery=gallery, name=self.name, notes=tuple(notes)
+            train=train, query=query, gallery=gallery, name=self.name, notes=tuple(notes)
         )
 
     def _query_gallery(
@@ -282,11 +283,11 @@ class MOTChallenge:
             pid = {t: first_pid + i for i, t in enumerate(tracks)}
             chosen = _queries(crops, self.query_window, self.min_gap)
             for c in crops:
-                window = (c.frame - 1) // self.query_window
-                sample = ReidSample(folder / c.file, pid[c.track_id], first_cam + window)
+                camid = first_cam + _window(c, self.query_window)
+                sample = ReidSample(folder / c.file, pid[c.track_id], camid)
                 (query if c in chosen else gallery).append(sample)
             first_pid += len(tracks)
-            first_cam += max(((c.frame - 1) // self.query_window for c in crops), default=-1) + 1
+            first_cam += max((_window(c, self.query_window) for c in crops), default=-1) + 1
         return query, gallery
 
     def _check_nonempty(self, train: list[ReidSample], query: list[ReidSample]) -> None:
@@ -329,21 +330,11 @@ def _sequence_folders(root: Path) -> list[Path]:
     return folders
 
 
-def _pids_by_track(samples: list[ReidSample], crops: list[Crop]) -> list[ReidSample]:
-    """Samples given one pid per (camera = sequence, track id), numbered in that order."""
-    keys = sorted({(s.camid or 0, c.track_id) for s, c in zip(samples, crops, strict=True)})
-    pid = {k: i for i, k in enumerate(keys)}
-    return [
-        ReidSample(s.path, pid[(s.camid or 0, c.track_id)], s.camid)
-        for s, c in zip(samples, crops, strict=True)
-    ]
-
-
 def _queries(crops: list[Crop], window: int, gap: int) -> set[Crop]:
     """The query crops of one sequence under the time rule of the module docstring."""
     by_key: dict[tuple[int, int], list[Crop]] = defaultdict(list)
     for c in crops:
-        by_key[(c.track_id, (c.frame - 1) // window)].append(c)
+        by_key[(c.track_id, _window(c, window))].append(c)
     windows_of: dict[int, set[int]] = defaultdict(set)
     for track, k in by_key:
         windows_of[track].add(k)
@@ -358,11 +349,17 @@ def _queries(crops: list[Crop], window: int, gap: int) -> set[Crop]:
             chosen.add(min(allowed, key=lambda c: (abs(c.frame - middle), c.frame)))
     # A query needs a gallery crop of its identity in another window; one that has none (its
     # identity's other windows gave their only crops to queries) goes back to the gallery.
+    gallery_windows: dict[int, set[int]] = defaultdict(set)
+    for c in crops:
+        if c not in chosen:
+            gallery_windows[c.track_id].add(_window(c, window))
     for q in sorted(chosen, key=lambda c: (c.track_id, c.frame)):
-        window_q = (q.frame - 1) // window
-        if not any(
-            c.track_id == q.track_id and c not in chosen and (c.frame - 1) // window != window_q
-            for c in crops
-        ):
+        if not gallery_windows[q.track_id] - {_window(q, window)}:
             chosen.discard(q)
+            gallery_windows[q.track_id].add(_window(q, window))
     return chosen
+
+
+def _window(crop: Crop, window: int) -> int:
+    """The 0-based window (pseudo-camera within its sequence) of a crop's frame."""
+    return (crop.frame - 1) // window
