@@ -1,4 +1,4 @@
-"""The report of a training run: ``metrics.json``, ``losses.png`` and ``ranked.png``.
+"""The report of a training run: ``metrics.json``, ``losses.png``, ``ranked.png``, ``actmaps.png``.
 
 Shared by ``siamreid demo`` and ``examples/reproduce_market1501.py`` so both write the same files.
 """
@@ -9,7 +9,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,9 @@ import torch
 from siamreid.data.samples import ReidSample
 from siamreid.evaluation import RankMetrics
 from siamreid.training.history import History
+
+if TYPE_CHECKING:
+    from siamreid.models.embedder import SiameseEmbedder
 
 __all__ = ["RankedMatches", "rank_gallery", "write_report"]
 
@@ -104,15 +107,19 @@ def write_report(
     query: list[ReidSample] | None = None,
     gallery: list[ReidSample] | None = None,
     extra: dict[str, Any] | None = None,
+    model: SiameseEmbedder | None = None,
 ) -> dict[str, Any]:
     """Write ``metrics.json``, ``losses.png`` and (with ``ranked``) ``ranked.png``.
+
+    With ``model`` as well, ``actmaps.png`` shows what the backbone looks at in the ranked
+    queries (:func:`~siamreid.viz.plot_activation_maps`).
 
     Returns:
         The content of ``metrics.json``.
     """
     import matplotlib.pyplot as plt
 
-    from siamreid.viz import plot_losses, plot_ranked_matches
+    from siamreid.viz import plot_activation_maps, plot_losses, plot_ranked_matches
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -136,4 +143,7 @@ def write_report(
             distances=ranked.distances,
         )
         plt.close(fig)
+        if model is not None:
+            queries = [query[i].path for i in ranked.query_rows]
+            plt.close(plot_activation_maps(model, queries, out / "actmaps.png"))
     return report

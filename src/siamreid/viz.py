@@ -1,4 +1,8 @@
-"""Pictures of a run: loss/metric curves, ranked matches, CMC curve (needs ``siamreid[viz]``)."""
+"""Pictures of a run: loss/metric curves, ranked matches, CMC curve, activation maps.
+
+Drawing needs ``siamreid[viz]`` (matplotlib); :func:`activation_energy` and
+:func:`activation_maps` compute with PyTorch alone.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+import torch
+from torch import nn
 
 from siamreid.data.images import load_image
 from siamreid.training.history import History
@@ -16,7 +22,17 @@ from siamreid.training.history import History
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_cmc", "plot_history", "plot_losses", "plot_ranked_matches"]
+    from siamreid.models.embedder import ImageInput, SiameseEmbedder
+
+__all__ = [
+    "activation_energy",
+    "activation_maps",
+    "plot_activation_maps",
+    "plot_cmc",
+    "plot_history",
+    "plot_losses",
+    "plot_ranked_matches",
+]
 
 _GREEN, _RED = "#1a9850", "#d73027"
 
@@ -49,45 +65,100 @@ def _series(history: History, name: str) -> tuple[list[int], list[float]]:
     return epochs, values
 
 
-def _loss_axes(ax: Any, history: History) -> None:
-    for name, label in (("train_loss", "train"), ("val_loss", "validation")):
-        epochs, values = _series(history, name)
+def _term_series(history: History, field: str, term: str) -> tuple[list[int], list[float]]:
+    epochs, values = [], []
+    for record in history:
+        value = getattr(record, field).get(term)
+        if value is not None and np.isfinite(value):
+            epochs.append(record.epoch)
+            values.append(float(value))
+    return epochs, values
+
+
+def _loss_terms(history: History) -> list[str]:
+    """Loss term names in first-seen order: terms with a validation value first."""
+    seen: dict[str, bool] = {}
+    for record in history:
+        for name in record.train_terms:
+            seen.setdefault(name, False)
+        for name in record.val_terms:
+            seen[name] = True
+    return sorted(seen, key=lambda name: not seen[name])
+
+
+def _term_axes(ax: Any, history: History, term: str) -> None:
+    """One loss term: its train and (where measured) validation values per epoch."""
+    for field, label in (("train_terms", "train"), ("val_terms", "validation")):
+        epochs, values = _term_series(history, field, term)
         if values:
             ax.plot(epochs, values, marker="o", label=label)
+    only_train = not any(term in record.val_terms for record in history)
+    ax.set_title(f"{term} loss" + (" (train only)" if only_train else ""))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_title("Loss per epoch")
+    ax.set_ylabel("loss (unweighted)")
     ax.grid(alpha=0.3)
     ax.legend()
 
 
-def plot_losses(history: History, path: str | os.PathLike[str] | None = None) -> Figure:
-    """Train and validation loss per epoch; saved to ``path`` when given.
+def _total_axes(ax: Any, history: History) -> None:
+    """The weighted train loss, for histories without per-term values."""
+    epochs, values = _series(history, "train_loss")
+    if values:
+        ax.plot(epochs, values, marker="o", label="train")
+    ax.set_title("Train loss (weighted sum)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
 
-    Note that the validation loss holds only the metric terms (an identity classifier cannot
-    score unseen identities), so it sits below a train loss that includes the identity term.
-    """
+
+def _metric_axes(ax: Any, history: History, names: Sequence[str]) -> None:
+    labels = {"rank1": "Rank-1", "triplet_accuracy": "triplet accuracy"}
+    for name in names:
+        epochs, values = _series(history, name)
+        if values:
+            ax.plot(epochs, values, marker="o", label=labels.get(name, name))
+    ax.set_xlabel("epoch")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Validation on held-out identities")
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "not validated", ha="center", va="center", transform=ax.transAxes)
+
+
+def _history_figure(history: History, metrics: Sequence[str]) -> Figure:
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    _loss_axes(ax, history)
-    return _save(fig, path)
+    terms = _loss_terms(history)
+    panels = max(len(terms), 1) + 1
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.8), squeeze=False)
+    for ax, term in zip(axes[0], terms, strict=False):
+        _term_axes(ax, history, term)
+    if not terms:
+        _total_axes(axes[0, 0], history)
+    _metric_axes(axes[0, -1], history, metrics)
+    fig.tight_layout()
+    return fig  # type: ignore[no-any-return]
+
+
+def plot_losses(history: History, path: str | os.PathLike[str] | None = None) -> Figure:
+    """Each loss term, train beside validation, and validation Rank-1 / mAP per epoch.
+
+    One panel per loss term compares like with like: the unweighted train value and, for the
+    metric terms, the value on held-out identities. An identity (classification) term has no
+    validation value (its classifier cannot score unseen identities), so its panel says
+    "train only". The last panel holds validation Rank-1 and mAP. Saved to ``path`` when given.
+
+    Example:
+        >>> plot_losses(history, "runs/bot/losses.png")  # doctest: +SKIP
+    """
+    return _save(_history_figure(history, ("rank1", "mAP")), path)
 
 
 def plot_history(history: History, path: str | os.PathLike[str] | None = None) -> Figure:
-    """Loss curves and validation Rank-1 / mAP / mINP / triplet accuracy per epoch."""
-    plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    _loss_axes(left, history)
-    for name in ("rank1", "mAP", "mINP", "triplet_accuracy"):
-        epochs, values = _series(history, name)
-        if values:
-            right.plot(epochs, values, marker="o", label=name)
-    right.set_xlabel("epoch")
-    right.set_ylim(0, 1.02)
-    right.set_title("Validation on held-out identities")
-    right.grid(alpha=0.3)
-    right.legend()
-    return _save(fig, path)
+    """As :func:`plot_losses`, with mINP and triplet accuracy beside Rank-1 and mAP."""
+    return _save(_history_figure(history, ("rank1", "mAP", "mINP", "triplet_accuracy")), path)
 
 
 def plot_cmc(
@@ -148,5 +219,132 @@ def plot_ranked_matches(
             title = f"#{col + 1}" + ("" if dists is None else f" {dists[row, col]:.2f}")
             color = _GREEN if hits[row, col] else _RED
             _show(axes[row, col + 1], ranked_paths[row][col], color, title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def activation_energy(feature_map: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Where a feature map is active: torchreid's activation map, per image in [0, 1].
+
+    The energy of each position is the sum of squares over channels; it is upsampled
+    (bilinear) to ``size`` and rescaled so each image's least active pixel is 0 and its most
+    active is 1 (a constant map is all 0).
+
+    Args:
+        feature_map: ``[N, C, h, w]`` output of a backbone's last stage.
+        size: ``(height, width)`` of the maps returned, usually the input's.
+
+    Returns:
+        ``[N, height, width]`` float32 maps.
+
+    Example:
+        >>> feats = torch.zeros(1, 2, 2, 2); feats[0, :, 0, 1] = 1.0
+        >>> activation_energy(feats, (2, 2))[0]
+        tensor([[0., 1.],
+                [0., 0.]])
+    """
+    if feature_map.dim() != 4:
+        raise ValueError(f"feature_map must be [N, C, h, w]; got shape {tuple(feature_map.shape)}.")
+    energy = feature_map.float().pow(2).sum(dim=1, keepdim=True)
+    energy = nn.functional.interpolate(energy, size=size, mode="bilinear", align_corners=False)
+    energy = energy[:, 0]
+    low = energy.flatten(1).min(dim=1).values.view(-1, 1, 1)
+    high = energy.flatten(1).max(dim=1).values.view(-1, 1, 1)
+    return (energy - low) / (high - low).clamp_min(1e-12)
+
+
+def _feature_map(backbone: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """The backbone's last feature map as ``[N, C, h, w]`` (CNNs, NHWC stages, ViT tokens)."""
+    forward_features = getattr(backbone, "forward_features", None)
+    if not callable(forward_features):
+        raise ValueError(
+            f"{type(backbone).__name__} has no forward_features; activation maps need a timm "
+            "backbone that returns its last feature map."
+        )
+    out = forward_features(batch)
+    if isinstance(out, (list, tuple)):
+        out = out[-1]
+    if out.dim() == 4:
+        channels_last = getattr(backbone, "output_fmt", "NCHW") == "NHWC"
+        return out.permute(0, 3, 1, 2) if channels_last else out
+    if out.dim() == 3:  # transformer tokens: drop class/register tokens, lay the rest on the grid
+        tokens = out[:, int(getattr(backbone, "num_prefix_tokens", 0)) :]
+        grid = getattr(getattr(backbone, "patch_embed", None), "grid_size", None)
+        if grid is not None and int(grid[0]) * int(grid[1]) == tokens.shape[1]:
+            height, width = int(grid[0]), int(grid[1])
+            return tokens.transpose(1, 2).reshape(len(tokens), -1, height, width)
+    raise ValueError(
+        f"Cannot lay {type(backbone).__name__}'s features of shape {tuple(out.shape)} on an "
+        "image grid; activation maps need [N, C, h, w] maps or patch tokens."
+    )
+
+
+@torch.inference_mode()
+def activation_maps(model: SiameseEmbedder, images: ImageInput) -> torch.Tensor:
+    """What the backbone looks at in each image: :func:`activation_energy` of its last stage.
+
+    Args:
+        model: The embedder; its ``backbone.forward_features`` gives the last feature map.
+        images: What :meth:`~siamreid.SiameseEmbedder.embed` takes (paths, PIL images, uint8
+            arrays or a preprocessed batch).
+
+    Returns:
+        ``[N, H, W]`` maps in [0, 1] at the model's input size, on CPU.
+
+    Example:
+        >>> maps = activation_maps(model, ["query.jpg"])  # doctest: +SKIP
+    """
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        batch = model.preprocess(images).to(device)
+        feats = _feature_map(model.backbone, batch)
+    finally:
+        model.train(was_training)
+    return activation_energy(feats, model.config.input_size).cpu()
+
+
+def plot_activation_maps(
+    model: SiameseEmbedder,
+    images: Sequence[str | os.PathLike[str]],
+    path: str | os.PathLike[str] | None = None,
+    *,
+    alpha: float = 0.6,
+) -> Figure:
+    """Each image above its activation map overlaid on it (jet colours, red = most active).
+
+    As torchreid draws them: the energy of the backbone's last feature map
+    (:func:`activation_maps`), upsampled to the input size and blended over the crop resized
+    to the same size.
+
+    Args:
+        model: The embedder.
+        images: Image files, one column each.
+        path: Where to save the PNG.
+        alpha: Weight of the map in the overlay (0: the crop only, 1: the map only).
+
+    Example:
+        >>> plot_activation_maps(model, query_paths[:6], "runs/bot/actmaps.png")  # doctest: +SKIP
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1]; got {alpha}.")
+    plt = _pyplot()
+    paths = list(images)
+    maps = activation_maps(model, paths).numpy()
+    height, width = model.config.input_size
+    colours = plt.get_cmap("jet")
+    fig, axes = plt.subplots(2, len(paths), figsize=(1.2 * len(paths), 4.4), squeeze=False)
+    for col, (image_path, energy) in enumerate(zip(paths, maps, strict=True)):
+        crop = load_image(image_path).convert("RGB").resize((width, height))
+        pixels = np.asarray(crop, dtype=np.float32) / 255.0
+        overlay = (1.0 - alpha) * pixels + alpha * colours(energy)[..., :3]
+        for row, picture in enumerate((pixels, overlay)):
+            ax = axes[row, col]
+            ax.imshow(np.clip(picture, 0.0, 1.0))
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[0, col].set_title(Path(image_path).name, fontsize=6)
+    axes[1, 0].set_ylabel("activation", fontsize=7)
     fig.tight_layout()
     return _save(fig, path)
