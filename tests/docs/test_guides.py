@@ -19,6 +19,7 @@ from siamreid.losses import LossTermConfig
 from siamreid.models import SiameseEmbedder
 from siamreid.training import Trainer, TrainerConfig
 
+from .benchmark_trees import write_benchmark_copies
 from .markdown_blocks import Block, blocks, pages, run_python_blocks
 
 PYTHON_BLOCKS = [b for page in pages() for b in blocks(page, "python")]
@@ -76,6 +77,7 @@ SETUPS: dict[str, Callable[[Path, Path, ReidSplits], None] | None] = {
     "guides/backbones.md": None,
     "guides/cross-domain.md": None,
     "guides/custom-dataset.md": lambda root, synth, _: _people_folder(root, synth),
+    "guides/datasets.md": lambda root, _, __: write_benchmark_copies(root),
     "guides/deployment.md": _training_run,
     "guides/evaluation.md": None,
     "guides/triplet-formulations.md": None,
@@ -124,6 +126,20 @@ def test_custom_dataset_guide(run_page: Callable[[str], dict[str, Any]]) -> None
     assert not splits.has_cameras
     people = len(list(Path("my_people").iterdir()))
     assert splits.num_train_pids == round(0.7 * people)
+
+
+def test_datasets_guide(run_page: Callable[[str], dict[str, Any]]) -> None:
+    ns = run_page("guides/datasets.md")  # on tiny copies laid out as the page's trees
+    assert [ns[k].name for k in ("market", "duke", "msmt", "cuhk_labeled", "cuhk_detected")] == [
+        "Market1501",
+        "DukeMTMCReID",
+        "MSMT17",
+        "CUHK03NP-labeled",
+        "CUHK03NP-detected",
+    ]
+    assert ns["msmt"].num_train_pids == 3  # list_train + list_val
+    assert ns["differences"] == ns["duke"].notes  # a tiny copy differs in every split
+    assert len(ns["differences"]) == 3
 
 
 def test_cross_domain_guide(run_page: Callable[[str], dict[str, Any]]) -> None:
