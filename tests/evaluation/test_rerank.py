@@ -89,17 +89,17 @@ def test_matches_dense_reference(
 
 
 @settings(max_examples=60, deadline=None)
-@given(feature_sets(), params, st.integers(1, 5), st.integers(1, 6))
-def test_features_path_is_exact_with_any_sample_and_chunk(
-    feats: tuple[Array, Array], kk: tuple[int, int, float], chunk_size: int, sample: int
+@given(feature_sets(), params, st.integers(1, 5), st.integers(0, 3))
+def test_features_path_is_exact_with_any_pool_and_chunk(
+    feats: tuple[Array, Array], kk: tuple[int, int, float], chunk_size: int, extra: int
 ) -> None:
     qf, gf = feats
     if np.all(np.concatenate([qf, gf]) == qf[0]):
         return
     k1, k2, lam = kk
     expected = _reference(_sq_dist(qf, gf), _sq_dist(qf, qf), _sq_dist(gf, gf), k1, k2, lam)
-    with pytest.MonkeyPatch.context() as patch:  # loose bounds: far more candidates than needed
-        patch.setattr(_features_knn, "SAMPLE_SIZE", sample)
+    with pytest.MonkeyPatch.context() as patch:  # tight pools: ties recomputed, pairs missed
+        patch.setattr(_features_knn, "POOL_EXTRA", extra)
         got = re_rank_features(
             qf.astype(np.float32), gf.astype(np.float32), k1, k2, lam, chunk_size
         )

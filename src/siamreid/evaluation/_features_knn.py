@@ -1,150 +1,166 @@
 """Squared distances between features, and every item's nearest neighbours among all items.
 
-The neighbour search is exact but computes each distance once: row block ``i`` only multiplies
-against the items after it (the upper triangle), and hands the entries below the diagonal to the
-later rows as they go by. Which entries are worth keeping is decided by a per-row bound on the
-k-th smallest distance, taken from a strided sample of the items and widened by a rigorous bound
-on float rounding, so the bound holds for the values the blocks compute.
+Everything here runs in torch on the features' device (a GPU when given CUDA tensors). The
+neighbour search is exact but computes each distance once: row block ``i`` only multiplies
+against the items after it (the upper triangle); each block's ``torch.topk`` along its rows gives
+those rows' candidates and along its columns hands the entries below the diagonal to the later
+rows, which keep a running pool of their ``k + POOL_EXTRA`` smallest distances.
+
+The reference orders neighbours by ``O = P / colmax`` (then index), and the division can round
+distinct distances to one value. Dividing by a positive constant never reverses an order, so a
+pool holds the true ``k`` nearest whenever its largest ``O`` exceeds its ``k``-th; the rare rows
+where they tie are recomputed in full. The pool's distances also serve the later look-ups of
+``P[i, j]``, which the pool answers for most pairs.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
 import torch
 
 from siamreid.evaluation._kreciprocal import F32, I64, Neighbours
 
 __all__ = ["FeatureDistances", "symmetric_neighbours"]
 
-SAMPLE_SIZE = 2048  # items whose distances bound each row's k-th smallest
-_PAIR_BLOCK = 32768  # feature pairs gathered at a time
+POOL_EXTRA = 11  # neighbours kept beyond k: ties and later pair look-ups
+_PAIR_BLOCK = 65536  # feature pairs gathered at a time
 
 
 class FeatureDistances:
-    """``P = D ** 2`` with ``D`` the squared Euclidean distance of features (queries first).
-
-    Products go through numpy's BLAS on CPU (markedly faster than torch's here) and through
-    torch on other devices; everything after the product is numpy.
-    """
+    """``P = D ** 2`` with ``D`` the squared Euclidean distance of features (queries first)."""
 
     def __init__(self, query: torch.Tensor, gallery: torch.Tensor) -> None:
-        x = torch.cat([query, gallery])
-        self.x = x
-        self.x_np: npt.NDArray[np.floating] | None = x.numpy() if x.device.type == "cpu" else None
-        self.sq: npt.NDArray[np.floating] = (x * x).sum(dim=1).cpu().numpy()
-        self.num_query, self.num_items = query.shape[0], x.shape[0]
-        u = float(np.finfo(self.sq.dtype).eps) / 2
-        dim = x.shape[1]
-        # |fl(dot) - dot| <= gamma * |x||y| for any summation order; twice that between two
-        # computations of one dot, doubled by the factor -2, plus a few roundings of the sums.
-        self.rel_error = 4 * dim * u / (1 - dim * u) + 8 * u
+        self.x = torch.cat([query, gallery]).contiguous()
+        self.sq = (self.x * self.x).sum(dim=1)
+        self.num_query, self.num_items = query.shape[0], self.x.shape[0]
+        self.device = self.x.device
 
-    def _products(self, rows: slice, cols: slice | I64) -> npt.NDArray[np.floating]:
-        """``-2 * x[rows] @ x[cols].T`` as a fresh numpy array (scaling by -2 is exact)."""
-        if self.x_np is not None:
-            product: npt.NDArray[np.floating] = (self.x_np[rows] * -2.0) @ self.x_np[cols].T
-            return product
-        idx = cols if isinstance(cols, slice) else torch.from_numpy(cols).to(self.x.device)
-        with torch.no_grad():
-            product = ((self.x[rows] * -2.0) @ self.x[idx].T).cpu().numpy()
-        return product
+    def rows(self, rows: slice | torch.Tensor, cols: slice) -> torch.Tensor:
+        """``P[rows, cols]`` as float32 on the features' device, self-distances exactly zero.
 
-    def distances(self, start: int, stop: int, cols: slice | I64) -> npt.NDArray[np.floating]:
-        """``D[start:stop, cols]`` (not clamped: the reference does not clamp either)."""
-        d = self._products(slice(start, stop), cols)
-        d += self.sq[cols][None, :]
-        d += self.sq[start:stop, None]
-        return d
+        ``D`` is ``sq[cols] - 2 x[rows] @ x[cols].T + sq[rows]`` (scaling by -2 is exact),
+        not clamped: the reference does not clamp either.
+        """
+        x, sq = self.x, self.sq
+        d = torch.addmm(sq[cols], x[rows], x[cols].T, beta=1.0, alpha=-2.0)
+        d += sq[rows][:, None]
+        row_ids = torch.arange(self.num_items, device=self.device)[rows]
+        start, stop, _ = cols.indices(self.num_items)
+        own = torch.nonzero((row_ids >= start) & (row_ids < stop))[:, 0]
+        d[own, row_ids[own] - start] = 0.0
+        d.square_()
+        return d.to(torch.float32)
 
-    def upper_block(self, start: int, stop: int) -> F32:
-        """``P[start:stop, start:]`` as float32, the self-distances exactly zero."""
-        d = self.distances(start, stop, slice(start, None))
-        d[np.arange(stop - start), np.arange(stop - start)] = 0.0
-        np.square(d, out=d)
-        return d.astype(np.float32, copy=False)
-
-    def pairs(self, rows: I64, cols: I64) -> F32:
-        """``P[rows, cols]`` for index pairs (symmetric, so also ``P[cols, rows]``)."""
-        out = np.empty(rows.size, dtype=np.float32)
-        for s in range(0, rows.size, _PAIR_BLOCK):
+    def pairs(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """``P[rows, cols]`` (float32) for index pairs on the features' device (symmetric)."""
+        out = torch.empty(rows.numel(), dtype=torch.float32, device=self.device)
+        for s in range(0, rows.numel(), _PAIR_BLOCK):
             i, j = rows[s : s + _PAIR_BLOCK], cols[s : s + _PAIR_BLOCK]
-            if self.x_np is not None:
-                dot = np.einsum("ij,ij->i", self.x_np[i], self.x_np[j])
-            else:
-                ti, tj = (torch.from_numpy(a).to(self.x.device) for a in (i, j))
-                with torch.no_grad():
-                    dot = (self.x[ti] * self.x[tj]).sum(dim=1).cpu().numpy()
-            d = -2.0 * dot + self.sq[j] + self.sq[i]
+            dot = (self.x[i] * self.x[j]).sum(dim=1)
+            d = dot.mul_(-2.0).add_(self.sq[j]).add_(self.sq[i])
             d[i == j] = 0.0
-            out[s : s + _PAIR_BLOCK] = np.square(d)
+            out[s : s + _PAIR_BLOCK] = d.square_()
         return out
 
 
-def _bounds(dist: FeatureDistances, k: int, chunk_size: int, sample_size: int) -> F32:
-    """Per row, an upper bound (in ``P``) on the k-th smallest ``P`` any block will compute."""
-    n = dist.num_items
-    sample = np.unique(np.linspace(0, n - 1, min(sample_size, n)).round().astype(np.int64))
-    if sample.size < k:
-        return np.full(n, np.inf, dtype=np.float32)
-    norms = np.sqrt(dist.sq.astype(np.float64))
-    bound = np.empty(n, dtype=np.float64)
-    for start in range(0, n, chunk_size):
-        stop = min(start + chunk_size, n)
-        d = np.abs(dist.distances(start, stop, sample))
-        kth = np.partition(d, k - 1, axis=1)[:, k - 1].astype(np.float64)
-        bound[start:stop] = kth + dist.rel_error * (norms[start:stop] + norms.max()) ** 2
-    widened: F32 = np.nextafter(np.square(bound).astype(np.float32), np.float32(np.inf))
-    return widened
+def _keep_smallest(
+    items: torch.Tensor, vals: torch.Tensor, idx: torch.Tensor, n: int, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per item, the ``size`` candidates of smallest value: ``(n, size)`` values and indices.
 
-
-def _nonzero(mask: npt.NDArray[np.bool_]) -> tuple[I64, I64]:
-    """``np.nonzero`` of a 2-D mask, row-major; via the flat index, ten times faster."""
-    rows, cols = np.divmod(np.flatnonzero(mask), mask.shape[1])
-    return rows, cols
-
-
-def _select(rows: I64, cols: I64, values: F32, colmax: F32, k: int) -> I64:
-    """Per row, the ``k`` candidate columns of smallest ``values / colmax[row]``, then column.
-
-    Candidates arrive with ascending columns within each row, so a stable sort keeps that order.
+    Every item must have at least ``size`` candidates.
     """
-    o = values / colmax[rows]  # >= 0, so its bit pattern sorts like its value
-    key = (rows << 32) | o.view(np.int32).astype(np.int64)
-    cols = cols[np.argsort(key, kind="stable")]
-    counts = np.bincount(rows, minlength=colmax.size)
-    if counts.min() < k:  # cannot happen: each bound covers k sampled entries
-        raise RuntimeError("neighbour bound missed entries; please report this as a bug")
-    starts = np.cumsum(counts) - counts
-    nearest: I64 = cols[starts[:, None] + np.arange(k)]
-    return nearest
+    # vals >= 0 (squares), so their float32 bit patterns sort like the values
+    key = (items << 32) | vals.view(torch.int32).to(torch.int64)
+    order = torch.sort(key)[1]
+    counts = torch.bincount(items, minlength=n)
+    starts = torch.cumsum(counts, 0) - counts
+    pick = order[starts[:, None] + torch.arange(size, device=items.device)]
+    return vals[pick], idx[pick]
+
+
+def _order(o: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's entries sorted by ``o``, then by ``idx`` (two stable sorts)."""
+    idx, perm = torch.sort(idx, dim=1, stable=True)
+    o, perm = torch.sort(torch.gather(o, 1, perm), dim=1, stable=True)
+    return o, torch.gather(idx, 1, perm)
+
+
+class NeighbourPool:
+    """Every item's ``size`` smallest ``P`` (with their items), and ``P`` look-ups from them."""
+
+    def __init__(self, dist: FeatureDistances, vals: torch.Tensor, idx: torch.Tensor) -> None:
+        n = dist.num_items
+        idx, perm = torch.sort(idx, dim=1)
+        self.dist, self.vals = dist, torch.gather(vals, 1, perm).ravel()
+        self.keys = (idx + torch.arange(n, device=dist.device)[:, None] * n).ravel()
+
+    def pairs(self, rows: I64, cols: I64) -> F32:
+        """``P[rows, cols]``: from the pools where they hold it, else from the features."""
+        device, n = self.dist.device, self.dist.num_items
+        i = torch.from_numpy(rows).to(device)
+        j = torch.from_numpy(cols).to(device)
+        wanted = i * n + j
+        pos = torch.searchsorted(self.keys, wanted).clamp_(max=self.keys.numel() - 1)
+        hit = self.keys[pos] == wanted
+        out = torch.where(hit, self.vals[pos], 0.0)
+        miss = torch.nonzero(~hit)[:, 0]
+        if miss.numel():
+            out[miss] = self.dist.pairs(i[miss], j[miss])
+        values: F32 = out.cpu().numpy()
+        return values
 
 
 def symmetric_neighbours(
-    dist: FeatureDistances, k: int, chunk_size: int, sample_size: int = SAMPLE_SIZE
-) -> Neighbours:
-    """Every item's ``k`` nearest neighbours (by the reference's original distance ``O``)."""
-    n, q = dist.num_items, dist.num_query
-    bound = _bounds(dist, k, chunk_size, sample_size)
-    colmax = np.zeros(n, dtype=np.float32)
-    original = np.empty((q, n - q), dtype=np.float32)
-    found: list[tuple[I64, I64, F32]] = []
-    for start in range(0, n, chunk_size):
+    dist: FeatureDistances, k: int, chunk_size: int
+) -> tuple[Neighbours, NeighbourPool]:
+    """Every item's ``k`` nearest neighbours (by the reference's original distance ``O``).
+
+    Row blocks go from the last to the first, so when block ``s:e`` hands an entry to a later
+    item ``j >= e``, ``j``'s own rows (every item from its block on) have already given it a
+    pool of ``size`` distances: only entries below the largest of them can still matter.
+
+    Returns:
+        The neighbours (nearest ``k``, column maxima of ``P``, ``O[:Q, Q:]``) as numpy arrays,
+        and the pools, which answer most ``P[i, j]`` look-ups of the later steps.
+    """
+    n, q, device = dist.num_items, dist.num_query, dist.device
+    size = min(k + POOL_EXTRA, n)
+    pool_vals = torch.full((n, size), torch.inf, dtype=torch.float32, device=device)
+    pool_idx = torch.full((n, size), -1, dtype=torch.int64, device=device)
+    limit = torch.full((n,), torch.inf, dtype=torch.float32, device=device)
+    colmax = torch.zeros(n, dtype=torch.float32, device=device)
+    original = torch.empty((q, n - q), dtype=torch.float32, device=device)
+    found: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    for start in reversed(range(0, n, chunk_size)):
         stop = min(start + chunk_size, n)
-        block = dist.upper_block(start, stop)
-        np.maximum(colmax[start:stop], block.max(axis=1), out=colmax[start:stop])
+        block = dist.rows(slice(start, stop), slice(start, n))  # P[start:stop, start:]
+        torch.maximum(colmax[start:stop], block.amax(dim=1), out=colmax[start:stop])
         if start < q:  # every gallery column lies right of a query row
             original[start : min(stop, q)] = block[: min(stop, q) - start, q - start :]
-        r, c = _nonzero(block <= bound[start:stop, None])
-        found.append((r + start, c + start, block[r, c]))
-        below = block[:, stop - start :]  # entries of later rows, seen from their side
+        width = min(size, n - start)
+        vals, cols = torch.topk(block, width, dim=1, largest=False, sorted=False)
+        pool_vals[start:stop, :width], pool_idx[start:stop, :width] = vals, cols + start
+        if width == size:
+            limit[start:stop] = vals.amax(dim=1)
+        below = block[:, stop - start :]  # entries of later items, seen from their side
         if below.shape[1]:
-            np.maximum(colmax[stop:], below.max(axis=0), out=colmax[stop:])
-            r, c = _nonzero(below <= bound[None, stop:])
+            torch.maximum(colmax[stop:], below.amax(dim=0), out=colmax[stop:])
+            r, c = torch.nonzero(below < limit[None, stop:], as_tuple=True)
             found.append((c + stop, r + start, below[r, c]))
-    rows, cols, values = (np.concatenate(parts) for parts in zip(*found, strict=True))
-    if not np.all(colmax > 0):
+    if not bool((colmax > 0).all()):
         raise ValueError("all features are identical; re-ranking needs distinct points")
+    own = pool_idx >= 0
+    items = torch.arange(n, device=device)[:, None].expand(n, size)[own]
+    parts = [(items, pool_idx[own], pool_vals[own]), *found]
+    items, idx, vals = (torch.cat(p) for p in zip(*parts, strict=True))
+    pool_vals, pool_idx = _keep_smallest(items, vals, idx, n, size)
+    o, nearest = _order(pool_vals / colmax[:, None], pool_idx)
+    if size < n:  # the pool may miss items tied with its k-th: recompute those rows in full
+        tied = torch.nonzero(o[:, k - 1] >= o[:, -1])[:, 0]
+        for s in range(0, tied.numel(), chunk_size):
+            rows_t = tied[s : s + chunk_size]
+            full = dist.rows(rows_t, slice(0, n)) / colmax[rows_t, None]
+            nearest[rows_t, :k] = torch.sort(full, dim=1, stable=True)[1][:, :k]
     original /= colmax[:q, None]
-    nn = _select(rows.astype(np.int64), cols.astype(np.int64), values, colmax, k)
-    return nn, colmax, original
+    neighbours = (nearest[:, :k].cpu().numpy(), colmax.cpu().numpy(), original.cpu().numpy())
+    return neighbours, NeighbourPool(dist, pool_vals, pool_idx)

@@ -172,5 +172,7 @@ def re_rank_features(
     query, gallery = as_feature_pair(query_feats, gallery_feats)
     common = torch.promote_types(query.dtype, gallery.dtype)
     dist = FeatureDistances(query.to(common), gallery.to(common))
-    neighbours = symmetric_neighbours(dist, min(max(k1 + 1, k2), dist.num_items), chunk_size)
-    return k_reciprocal_rerank(neighbours, dist.pairs, k1, k2, lambda_value, chunk_size)
+    with torch.no_grad():
+        k = min(max(k1 + 1, k2), dist.num_items)
+        neighbours, pool = symmetric_neighbours(dist, k, chunk_size)
+        return k_reciprocal_rerank(neighbours, pool.pairs, k1, k2, lambda_value, chunk_size)
