@@ -15,7 +15,7 @@ datasets (:class:`~siamreid.data.DataConfig`) costs nothing.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -228,7 +228,7 @@ def load_splits(config: DataConfig | DatasetSource) -> ReidSplits:
 
     if isinstance(config, DatasetSource):
         return load_source(config)
-    return load_train_test(config).train
+    return _combined(config.train_sources, load_source)
 
 
 @dataclass(frozen=True)
@@ -260,11 +260,16 @@ def load_train_test(config: DataConfig) -> TrainTestSplits:
             loaded[key] = load_source(source)
         return loaded[key]
 
-    train_sources = config.train_sources
-    parts = [load(s) for s in train_sources]
-    if len(parts) == 1:
-        train = parts[0]
-    else:
-        train = combine_splits(parts, name=" + ".join(s.label for s in train_sources))
+    train = _combined(config.train_sources, load)
     tests = {s.label: load(s) for s in config.test_sources}
     return TrainTestSplits(train, MappingProxyType(tests))
+
+
+def _combined(
+    sources: Sequence[DatasetSource], load: Callable[[DatasetSource], ReidSplits]
+) -> ReidSplits:
+    """The training datasets as one: a single one as it is, several by :func:`combine_splits`."""
+    parts = [load(s) for s in sources]
+    if len(parts) == 1:
+        return parts[0]
+    return combine_splits(parts, name=" + ".join(s.label for s in sources))
