@@ -1,43 +1,8 @@
 """The MOTChallenge adapter: re-id crops from tracking ground truth (MOT17, MOT20, DanceTrack).
 
-Layout
-------
-``root`` holds ``train/``, ``val/`` and/or ``test/`` folders of sequences (as MOT17, MOT20 and
-DanceTrack unzip), or the sequence folders themselves. A sequence folder holds ``seqinfo.ini``,
-its frames (``img1/000001.jpg``...) and ``gt/gt.txt`` (format in
-:mod:`siamreid.data._mot_format`). Sequences without ``gt/gt.txt`` (MOT17's and MOT20's own
-``test/`` sequences ship without ground truth) cannot give identities: they are skipped, and the
-summary's notes name them. MOT17 ships each sequence three times with the same frames and ground
-truth (``MOT17-02-DPM``, ``-FRCNN``, ``-SDP``); only the first copy is read, so that one video
-never lands in both train and test.
-
-Crops
------
-A box is kept when its flag is 1, its class is in ``classes`` (default: pedestrians, class 1),
-its visibility is at least ``min_visibility`` and its frame is one of every ``frame_step``-th
-(frames 1, 1 + step, ...); it is clipped to the image and dropped if the clipped crop is lower
-than ``min_height`` pixels. Crops are cut once and cached (see :mod:`siamreid.data._mot_crops`).
-
-Identities and cameras
-----------------------
-An identity is a ``(sequence, track id)`` pair: the same id in two sequences is two people.
-Sequences are split between train and test whole, either as the caller says
-(``test_sequences=``) or by a seeded rule: the sorted sequence names are shuffled with
-``numpy.random.default_rng(seed)`` and the first ``round(n * test_fraction)`` (at least one, and
-leaving one for training) are test sequences. Train pids are relabelled ``0..N-1`` in
-(sequence, track id) order and each train sequence is one camera. Test identities are numbered
-``1..M`` in the same order.
-
-The query / gallery time rule
------------------------------
-Inside one camera, the Market-1501 protocol would match a query with the next frame of the same
-track. So each test sequence's frames are cut into windows of ``query_window`` frames
-(``1..W``, ``W+1..2W``, ...) and every window is its own pseudo-camera. For each identity and
-window, the crop nearest the window's middle whose frame lies at least ``min_gap`` frames from
-every other window becomes a query; every other crop goes to the gallery. The same-camera rule
-of the evaluation then removes the query's own window from its matches, and every remaining
-match of the same identity lies at least ``min_gap`` frames away. Queries without any such
-match (their identity seen in one window only) go back to the gallery.
+The rules (layout, filters, identities, the query / gallery time rule) are stated once, in
+:class:`MOTChallenge`'s docstring; the file formats in :mod:`siamreid.data._mot_format` and
+the crop cache in :mod:`siamreid.data._mot_crops`.
 """
 
 from __future__ import annotations
@@ -72,8 +37,39 @@ _SOURCE = (
 class MOTChallenge:
     """Re-id splits cut from MOTChallenge-format tracking ground truth.
 
-    See the module docstring for the layout, the filters, the identity and camera rules and the
-    query / gallery time rule.
+    *Layout.* ``root`` holds ``train/``, ``val/`` and/or ``test/`` folders of sequences (as
+    MOT17, MOT20 and DanceTrack unzip), or the sequence folders themselves. A sequence folder
+    holds ``seqinfo.ini``, its frames (``img1/000001.jpg``...) and ``gt/gt.txt`` (rows
+    ``frame,id,left,top,width,height,flag,class,visibility``). Sequences without ``gt/gt.txt``
+    (MOT17's and MOT20's own ``test/`` sequences ship without ground truth) cannot give
+    identities: they are skipped, and the summary's notes name them. MOT17 ships each sequence
+    three times with the same frames and ground truth (``MOT17-02-DPM``, ``-FRCNN``, ``-SDP``);
+    only the first copy is read, so that one video never lands in both train and test.
+
+    *Crops.* A box is kept when its flag is 1, its class is in ``classes`` (default:
+    pedestrians, class 1), its visibility is at least ``min_visibility`` and its frame is one of
+    every ``frame_step``-th (frames 1, 1 + step, ...); it is clipped to the image and dropped if
+    the clipped crop is lower than ``min_height`` pixels. Crops are cut once into ``cache_dir``
+    and reused by later loads; a changed setting or annotation cuts anew, and an interrupted cut
+    is redone.
+
+    *Identities and cameras.* An identity is a ``(sequence, track id)`` pair: the same id in two
+    sequences is two people. Sequences go to train or test whole, as ``test_sequences`` says or
+    by a seeded rule: the sorted names are shuffled with ``numpy.random.default_rng(seed)`` and
+    the first ``round(n * test_fraction)`` (at least one, leaving one for training) are test
+    sequences. (The ``train/`` / ``test/`` folders of a MOTChallenge download are the tracking
+    benchmark's split, not this one.) Train pids are ``0..N-1`` in (sequence, track id) order,
+    and each train sequence is one camera. Test identities are numbered ``1..M`` in the same
+    order.
+
+    *The query / gallery time rule.* Inside one camera, the Market-1501 protocol would match a
+    query with the next frame of the same track. So each test sequence's frames are cut into
+    windows of ``query_window`` frames (``1..W``, ``W+1..2W``, ...), each its own pseudo-camera.
+    For each identity and window, the crop nearest the window's middle whose frame lies at least
+    ``min_gap`` frames from every other window becomes a query; every other crop goes to the
+    gallery. The same-camera rule of the evaluation then removes the query's own window from its
+    matches, and every remaining match of the same identity lies at least ``min_gap`` frames
+    away. A query left without any such match goes back to the gallery.
 
     Args:
         root: Folder holding ``train/`` / ``val/`` / ``test/`` of sequences, or the sequences.
