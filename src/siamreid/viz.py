@@ -261,9 +261,8 @@ def _feature_map(backbone: nn.Module, batch: torch.Tensor) -> torch.Tensor:
             f"{type(backbone).__name__} has no forward_features; activation maps need a timm "
             "backbone that returns its last feature map."
         )
-    out = forward_features(batch)
-    if isinstance(out, (list, tuple)):
-        out = out[-1]
+    raw = forward_features(batch)
+    out: torch.Tensor = raw[-1] if isinstance(raw, (list, tuple)) else raw
     if out.dim() == 4:
         channels_last = getattr(backbone, "output_fmt", "NCHW") == "NHWC"
         return out.permute(0, 3, 1, 2) if channels_last else out

@@ -8,7 +8,7 @@ from typing import Any
 
 from siamreid.cli._common import CHECKPOINT_HELP
 from siamreid.errors import ExportError
-from siamreid.export import to_onnx, verify_onnx, write_boxmot_metadata
+from siamreid.export import InputNorm, to_onnx, verify_onnx, write_boxmot_metadata
 from siamreid.models.serialization import load_pretrained
 
 
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
                 f"--onnx {args.onnx!r} does not end in .onnx; BoxMOT picks its runtime by the "
                 "file suffix. Name the file like reid.onnx."
             )
-    input_norm = args.input_norm or ("imagenet" if args.boxmot else "model")
+    input_norm: InputNorm = args.input_norm or ("imagenet" if args.boxmot else "model")
     model = load_pretrained(args.checkpoint)
     dynamic = args.static_batch is None or args.boxmot
     path = to_onnx(
