@@ -105,3 +105,18 @@ def test_unknown_name_suggests_the_closest_and_lists_all() -> None:
 def test_synthetic_sizes_are_checked() -> None:
     with pytest.raises(ConfigError, match=r"DatasetSource\.synthetic_train_ids"):
         DatasetSource("synthetic", "x", synthetic_train_ids=1)
+
+
+def test_each_dataset_is_named_by_its_place_in_the_recipe() -> None:
+    data = recipe_from_dict(yaml.safe_load(CROSS_DOMAIN)).data
+    assert [where for where, _ in data.sources_by_place()] == [
+        "data.train[0]",
+        "data.test[0]",
+        "data.test[1]",
+        "data.test[2]",
+    ]
+    assert data.sources_by_place()[2][1].root == "data/duke"
+    single = DataConfig(dataset="folder", root="people")
+    assert single.sources_by_place() == (("data", single.source),)
+    assert single.is_single
+    assert not data.is_single

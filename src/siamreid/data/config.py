@@ -165,6 +165,17 @@ class DataConfig:
         """The datasets to evaluate on: ``test``, else the training datasets."""
         return self.test if self.test is not None else self.train_sources
 
+    def sources_by_place(self) -> tuple[tuple[str, DatasetSource], ...]:
+        """Every dataset read, with where a recipe gives it (for messages): ``"data"`` for the
+        single form, ``"data.train[i]"`` and ``"data.test[i]"`` for entries of the lists."""
+        places: list[tuple[str, DatasetSource]] = []
+        if self.train is None:
+            places.append(("data", self.source))
+        for field_name in ("train", "test"):
+            sources: tuple[DatasetSource, ...] = getattr(self, field_name) or ()
+            places.extend((f"data.{field_name}[{i}]", s) for i, s in enumerate(sources))
+        return tuple(places)
+
     @property
     def is_single(self) -> bool:
         """Whether the run trains and tests on one and the same dataset."""
