@@ -17,6 +17,7 @@ __all__ = [
     "IndexFormatError",
     "NonFiniteLossError",
     "PretrainedWeightsError",
+    "RunFolderError",
     "SiamreidError",
 ]
 
@@ -59,3 +60,7 @@ class IndexFormatError(SiamreidError, ValueError):
 
 class ExportError(SiamreidError, RuntimeError):
     """A model cannot be exported, or the exported model disagrees with PyTorch."""
+
+
+class RunFolderError(SiamreidError, FileExistsError):
+    """A run folder already holds a run (resume or overwrite it), or holds files of no run."""
