@@ -33,6 +33,11 @@ def queries() -> torch.Tensor:
     return torch.randn(5, 6, generator=torch.Generator().manual_seed(99))
 
 
+def data_dir(folder: Path) -> Path:
+    """The version folder the bundle's meta.json points at now."""
+    return folder / json.loads((folder / "meta.json").read_text())["version"]
+
+
 def edit_meta(folder: Path, **changes: Any) -> None:
     meta = json.loads((folder / "meta.json").read_text())
     meta.update(changes)
@@ -56,7 +61,10 @@ def test_round_trip_keeps_entries_settings_and_answers(
     assert torch.equal(loaded.ids, original.ids)
     before, after = original.search(queries(), k=7), loaded.search(queries(), k=7)
     assert torch.equal(before.indices, after.indices)
-    assert before.paths == after.paths
+    assert before.paths is not None
+    assert after.paths is not None
+    # paths come back resolved against the index folder, where they are stored relative
+    assert [[os.path.abspath(p) for p in row] for row in before.paths] == after.paths
     assert before.camids is not None
     assert after.camids is not None
     assert torch.equal(before.camids, after.camids)
@@ -67,14 +75,15 @@ def test_meta_records_format_embedder_and_counts(tmp_path: Path) -> None:
     retriever.add(torch.randn(9, 6), ids=[1, 1, 1, 2, 2, 3, 3, 3, 3])
     meta = json.loads((retriever.save(tmp_path / "ix") / "meta.json").read_text())
     assert meta["format"] == "siamreid-index"
-    assert meta["format_version"] == 1
+    assert meta["format_version"] == 2
     assert (meta["embedder"], meta["embedding_dim"], meta["metric"]) == (
         "fake-colour-stats",
         6,
         "cosine",
     )
     assert (meta["count"], meta["num_ids"], meta["has_paths"]) == (9, 3, False)
-    assert not (tmp_path / "ix" / "paths.json").exists()
+    assert not (data_dir(tmp_path / "ix") / "paths.json").exists()
+    assert meta["embedder_digest"] is None  # FakeEmbedder reports no weights digest
 
 
 def test_empty_index_round_trips(tmp_path: Path) -> None:
@@ -124,6 +133,11 @@ def test_resave_replaces_the_index_and_leaves_no_temporary_folders(tmp_path: Pat
     filled(seed=2, n=20).save(target)
     assert len(Retriever.load(target)) == 20
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ix"]
+    assert sorted(p.name for p in target.iterdir() if not p.name.startswith("v-")) == [
+        ".siamreid.lock",
+        "meta.json",
+    ]
+    assert len([p for p in target.iterdir() if p.name.startswith("v-")]) == 1
 
 
 def test_failed_save_leaves_the_old_index_intact(
@@ -136,14 +150,15 @@ def test_failed_save_leaves_the_old_index_intact(
     def crash(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(storage_module, "_write_text", crash)  # after the tensors, before meta
+    monkeypatch.setattr(storage_module, "atomic_write_text", crash)  # after the tensors
     with pytest.raises(OSError, match="disk full"):
         filled(seed=2, n=20).save(target)
     assert torch.equal(Retriever.load(target).embeddings, old.embeddings)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ix"]
+    assert not [p for p in target.iterdir() if ".tmp-" in p.name]
 
 
-def test_failed_swap_puts_the_old_index_back(
+def test_failed_commit_keeps_the_old_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "ix"
@@ -152,16 +167,19 @@ def test_failed_swap_puts_the_old_index_back(
     real_replace = os.replace
 
     def replace(src: Any, dst: Any) -> None:
-        if Path(src).name.startswith(".ix.tmp-"):
+        if Path(dst).name == "meta.json":
             raise OSError("rename failed")
         real_replace(src, dst)
 
-    monkeypatch.setattr(storage_module.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(OSError, match="rename failed"):
         filled(seed=2, n=20).save(target)
     monkeypatch.undo()
     assert torch.equal(Retriever.load(target).embeddings, old.embeddings)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ix"]
+    filled(seed=3, n=10).save(target)  # the next save clears what the failed one left
+    assert len([p for p in target.iterdir() if p.name.startswith("v-")]) == 1
+    assert not [p for p in target.iterdir() if ".tmp-" in p.name]
 
 
 def test_save_refuses_to_replace_a_folder_that_is_not_an_index(tmp_path: Path) -> None:
@@ -169,19 +187,15 @@ def test_save_refuses_to_replace_a_folder_that_is_not_an_index(tmp_path: Path) -
     precious.mkdir()
     (precious / "me.jpg").write_bytes(b"not really")
     with pytest.raises(
-        IndexFormatError, match=r"Refusing to replace .*photos.*not a siamreid index"
+        IndexFormatError, match=r"Refusing to save an index into .*photos.*not a siamreid index"
     ):
         filled().save(precious)
     assert (precious / "me.jpg").read_bytes() == b"not really"
 
 
-def test_missing_folder_points_at_an_interrupted_save(tmp_path: Path) -> None:
-    with pytest.raises(IndexFormatError, match=r"No index directory .*Check the path"):
+def test_missing_folder_is_named(tmp_path: Path) -> None:
+    with pytest.raises(IndexFormatError, match=r"No index folder .*nowhere.*Check the path"):
         Retriever.load(tmp_path / "nowhere")
-    filled().save(tmp_path / "ix")
-    os.replace(tmp_path / "ix", tmp_path / ".ix.old-abc")  # as if killed mid-swap
-    with pytest.raises(IndexFormatError, match=r"interrupted: rename .*\.ix\.old-abc"):
-        Retriever.load(tmp_path / "ix")
 
 
 @pytest.fixture
@@ -199,10 +213,10 @@ def test_foreign_folder_and_foreign_meta_are_rejected(saved: Path, tmp_path: Pat
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "weights.bin").write_bytes(b"\0" * 10)
-    with pytest.raises(IndexFormatError, match=r"meta\.json' is missing.*not a siamreid index"):
+    with pytest.raises(IndexFormatError, match=r"meta\.json' is missing.*Retriever\.save"):
         Retriever.load(foreign)
     edit_meta(saved, format="faiss-index")
-    with pytest.raises(IndexFormatError, match=r"format 'faiss-index'.*foreign"):
+    with pytest.raises(IndexFormatError, match=r"format 'faiss-index', not 'siamreid-index'"):
         Retriever.load(saved)
     (saved / "meta.json").write_text("[1, 2]")
     with pytest.raises(IndexFormatError, match=r"format 'list'"):
@@ -210,9 +224,9 @@ def test_foreign_folder_and_foreign_meta_are_rejected(saved: Path, tmp_path: Pat
 
 
 def test_newer_format_version_asks_for_an_upgrade(saved: Path) -> None:
-    edit_meta(saved, format_version=2, written_by="siamreid 9.0")
+    edit_meta(saved, format_version=3, written_by="siamreid 9.0")
     with pytest.raises(
-        IndexFormatError, match=r"format_version 2.*siamreid 9\.0.*Upgrade siamreid"
+        IndexFormatError, match=r"format_version 3.*siamreid 9\.0.*Upgrade siamreid"
     ):
         Retriever.load(saved)
 
@@ -246,25 +260,26 @@ def test_bad_meta_fields_are_named(saved: Path, field: str, value: object) -> No
 
 
 def test_changed_or_truncated_embeddings_fail_the_checksum(saved: Path) -> None:
-    data = (saved / "embeddings.safetensors").read_bytes()
-    (saved / "embeddings.safetensors").write_bytes(data[:-8])
+    data = (data_dir(saved) / "embeddings.safetensors").read_bytes()
+    (data_dir(saved) / "embeddings.safetensors").write_bytes(data[:-8])
     with pytest.raises(
         IndexFormatError, match=r"embeddings\.safetensors' does not match the sha256"
     ):
         Retriever.load(saved)
-    (saved / "embeddings.safetensors").unlink()
+    (data_dir(saved) / "embeddings.safetensors").unlink()
     with pytest.raises(IndexFormatError, match=r"embeddings\.safetensors' is missing"):
         Retriever.load(saved)
 
 
 def test_tensors_that_disagree_with_meta_are_named(saved: Path) -> None:
     tensors = {"embeddings": torch.zeros(50, 7), "ids": torch.zeros(50, dtype=torch.int64)}
-    save_file(tensors, str(saved / "embeddings.safetensors"))
+    folder = data_dir(saved)
+    save_file(tensors, str(folder / "embeddings.safetensors"))
     edit_meta(
         saved,
         sha256={
-            "embeddings.safetensors": storage_module._sha256(saved / "embeddings.safetensors"),
-            "paths.json": storage_module._sha256(saved / "paths.json"),
+            "embeddings.safetensors": storage_module._sha256(folder / "embeddings.safetensors"),
+            "paths.json": storage_module._sha256(folder / "paths.json"),
         },
     )
     with pytest.raises(
@@ -274,12 +289,13 @@ def test_tensors_that_disagree_with_meta_are_named(saved: Path) -> None:
 
 
 def test_garbage_with_a_matching_checksum_is_not_a_safetensors_file(saved: Path) -> None:
-    (saved / "embeddings.safetensors").write_bytes(b"garbage" * 10)
+    folder = data_dir(saved)
+    (folder / "embeddings.safetensors").write_bytes(b"garbage" * 10)
     edit_meta(
         saved,
         sha256={
-            "embeddings.safetensors": storage_module._sha256(saved / "embeddings.safetensors"),
-            "paths.json": storage_module._sha256(saved / "paths.json"),
+            "embeddings.safetensors": storage_module._sha256(folder / "embeddings.safetensors"),
+            "paths.json": storage_module._sha256(folder / "paths.json"),
         },
     )
     with pytest.raises(IndexFormatError, match=r"not a readable safetensors file"):

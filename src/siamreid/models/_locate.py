@@ -48,6 +48,7 @@ class Located:
     config_path: Path
     config: ModelConfig
     data: BackboneDataConfig | None  # None: take timm's statistics for the backbone
+    weights_sha256: str | None = None  # recorded by save_pretrained; checked on load
 
 
 def locate(source: str | os.PathLike[str]) -> Located:
@@ -173,7 +174,10 @@ def _read_saved(folder: Path) -> Located:
         std=fields.triple("std"),
         interpolation=fields.text("interpolation"),
     )
-    return Located(folder / WEIGHTS_FILE, path, config, data)
+    sha = record.get("weights_sha256")
+    if sha is not None and not isinstance(sha, str):
+        raise CheckpointError(f"{str(path)!r}: field 'weights_sha256' must be a string or null.")
+    return Located(folder / WEIGHTS_FILE, path, config, data, sha)
 
 
 def _read_checkpoint(folder: Path) -> Located:

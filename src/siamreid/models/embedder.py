@@ -173,6 +173,16 @@ class SiameseEmbedder(nn.Module):
         """The timm name of the backbone."""
         return self.config.backbone
 
+    @property
+    def weights_digest(self) -> str:
+        """The sha256 of the weights file :meth:`save_pretrained` would write now.
+
+        Saved indexes record it and refuse queries embedded with other weights.
+        """
+        from siamreid.models.serialization import weights_digest
+
+        return weights_digest(self)
+
     def forward_train(self, images: torch.Tensor) -> HeadOutput:
         """Features, embeddings and logits for a preprocessed batch (what losses consume)."""
         return self.head(self.backbone(images))  # type: ignore[no-any-return]

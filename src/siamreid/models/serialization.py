@@ -14,17 +14,17 @@ A saved model is a folder with two files::
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
+from siamreid._io import atomic_write, atomic_write_json, record, remove_stale_temps
 from siamreid._version import __version__
 from siamreid.data.transforms import TransformConfig, build_eval_transform
 from siamreid.errors import BackboneError, CheckpointError
@@ -47,6 +47,7 @@ __all__ = [
     "load_pretrained",
     "push_to_hub",
     "save_pretrained",
+    "weights_digest",
 ]
 
 _ARCH_FIELDS = ("backbone", "embedding_dim", "num_classes", "input_size", "normalize")
@@ -55,15 +56,20 @@ _ARCH_FIELDS = ("backbone", "embedding_dim", "num_classes", "input_size", "norma
 def save_pretrained(model: SiameseEmbedder, directory: str | os.PathLike[str]) -> Path:
     """Write ``model.safetensors`` and ``config.json`` into ``directory`` (created if needed).
 
-    Each file is written under a temporary name and renamed; ``config.json`` comes last, so a
-    folder with a config always holds its weights.
+    Each file is written under a temporary name and renamed; ``config.json`` comes last and
+    records the sha256 of the weights file, so a folder with a config always holds its weights
+    and a weights file whose bytes changed is detected on load. The same weights give the same
+    bytes: two runs of the same seed save identical files.
 
     Args:
         model: The embedder to save.
-        directory: Target folder; existing files of the same names are replaced.
+        directory: Target folder; existing files of the same names are replaced, others kept.
 
     Returns:
         The folder.
+
+    Raises:
+        CheckpointError: ``directory`` is a file.
 
     Example:
         >>> save_pretrained(model, "runs/exp/model")  # doctest: +SKIP
@@ -72,33 +78,53 @@ def save_pretrained(model: SiameseEmbedder, directory: str | os.PathLike[str]) -
     folder = Path(directory)
     if folder.exists() and not folder.is_dir():
         raise CheckpointError(f"Cannot save a model into {str(folder)!r}: it is a file.")
+    blob = weights_bytes(model)
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    metadata = {"format": "pt", "siamreid_version": __version__}
-    _atomic_write(folder / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp, metadata=metadata))
-    text = json.dumps(config_record(model), indent=2)
-    _atomic_write(folder / CONFIG_FILE, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    # A model folder is meant to be copied and uploaded whole, so no lock file lives in it:
+    # a concurrent save is caught on load instead (the weights' checksum would not match).
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        remove_stale_temps(folder, prefix=f".{name}")
+    atomic_write(folder / WEIGHTS_FILE, lambda tmp: tmp.write_bytes(blob))
+    rec = config_record(model)
+    rec["weights_sha256"] = hashlib.sha256(blob).hexdigest()
+    atomic_write_json(folder / CONFIG_FILE, rec)
     return folder
 
 
+def weights_bytes(model: torch.nn.Module) -> bytes:
+    """The ``model.safetensors`` bytes of ``model``'s state dict (stable for the same weights)."""
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    return save(tensors, metadata={"format": "pt"})
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """The sha256 of the weights file :func:`save_pretrained` writes for ``model``.
+
+    Indexes record it, so that a gallery is never searched with another model's weights.
+    """
+    return hashlib.sha256(weights_bytes(model)).hexdigest()
+
+
 def config_record(model: SiameseEmbedder) -> dict[str, Any]:
-    """The ``config.json`` content for ``model``."""
+    """The ``config.json`` content for ``model`` (without the weights checksum)."""
     cfg, data = model.config, model.data_config
-    return {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "siamreid_version": __version__,
-        "backbone": cfg.backbone,
-        "embedding_dim": cfg.embedding_dim,
-        "num_classes": cfg.num_classes,
-        "input_size": list(cfg.input_size),
-        "normalize": cfg.normalize,
-        "drop_path_rate": cfg.drop_path_rate,
-        "mean": list(data.mean),
-        "std": list(data.std),
-        "interpolation": data.interpolation,
-        "metric": "cosine" if cfg.normalize else "euclidean",
-    }
+    return record(
+        FORMAT_NAME,
+        FORMAT_VERSION,
+        {
+            "siamreid_version": __version__,
+            "backbone": cfg.backbone,
+            "embedding_dim": cfg.embedding_dim,
+            "num_classes": cfg.num_classes,
+            "input_size": list(cfg.input_size),
+            "normalize": cfg.normalize,
+            "drop_path_rate": cfg.drop_path_rate,
+            "mean": list(data.mean),
+            "std": list(data.std),
+            "interpolation": data.interpolation,
+            "metric": "cosine" if cfg.normalize else "euclidean",
+        },
+    )
 
 
 def load_pretrained(source: str | os.PathLike[str]) -> SiameseEmbedder:
@@ -160,18 +186,6 @@ def push_to_hub(
     return str(getattr(info, "commit_url", info))
 
 
-# ----------------------------------------------------------------------------------- writing
-def _atomic_write(target: Path, write: Callable[[str], object]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # ---------------------------------------------------------------------------------- building
 def _build(located: Located) -> SiameseEmbedder:
     try:
@@ -201,12 +215,32 @@ def _load_weights(model: SiameseEmbedder, located: Located) -> None:
             f"{str(path)!r} is missing: {located.config_path.name} has no weights beside it. "
             "Save the model again with save_pretrained."
         )
+    _check_sha256(located)
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
-        raise CheckpointError(f"{str(path)!r} is corrupt: {err}.") from err
+        raise CheckpointError(
+            f"{str(path)!r} is not a safetensors weights file ({err}). Point at a folder written "
+            "by save_pretrained, or save the model again."
+        ) from err
     _check_state(model.state_dict(), state, located)
     model.load_state_dict(state, strict=True)
+
+
+def _check_sha256(located: Located) -> None:
+    if located.weights_sha256 is None:
+        return  # written before checksums were recorded, or a training checkpoint
+    digest = hashlib.sha256()
+    with located.weights.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    if digest.hexdigest() != located.weights_sha256:
+        raise CheckpointError(
+            f"{str(located.weights)!r} changed since it was saved: its sha256 is "
+            f"{digest.hexdigest()[:12]}, {str(located.config_path)!r} records "
+            f"{located.weights_sha256[:12]}. Restore the file, or save the model again with "
+            "save_pretrained."
+        )
 
 
 def _check_state(

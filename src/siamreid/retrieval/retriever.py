@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,11 +20,13 @@ from siamreid.retrieval.backends import (
     IndexKind,
     IndexOptions,
     Metric,
+    RowStoreBackend,
     SearchBackend,
+    TorchBackend,
     create_backend,
 )
-from siamreid.retrieval.gallery import Gallery
-from siamreid.retrieval.storage import IndexMeta, read_index, write_index
+from siamreid.retrieval.gallery import Gallery, int_vector
+from siamreid.retrieval.storage import IndexMeta, ModelLoader, read_index, write_index
 
 __all__ = ["Embedder", "ImageInput", "Metric", "Retriever", "SearchResult"]
 
@@ -34,7 +37,12 @@ ArrayLike: TypeAlias = "torch.Tensor | np.ndarray[Any, Any] | Sequence[int]"
 
 @runtime_checkable
 class Embedder(Protocol):
-    """What the Retriever needs from a model; :class:`siamreid.SiameseEmbedder` is one."""
+    """What the Retriever needs from a model; :class:`siamreid.SiameseEmbedder` is one.
+
+    Two optional members are used when present: ``weights_digest`` (a string identifying the
+    weights, recorded in saved indexes and checked on load) and ``save_pretrained(folder)``
+    (a copy of the model saved into the index bundle).
+    """
 
     @property
     def embedding_dim(self) -> int:
@@ -108,6 +116,7 @@ class Retriever:
         metric: ``"euclidean"``, or ``"cosine"`` (embeddings are L2-normalised when added and
             searched; distances stay Euclidean between the unit vectors).
         options: Index tuning (IVF lists and probes, HNSW parameters, torch chunk size).
+        names: Names of the ids (``{7: "alice"}``), saved with the index.
 
     Example:
         >>> retriever = Retriever()
@@ -124,6 +133,7 @@ class Retriever:
         index: IndexKind = "flat",
         metric: Metric = "euclidean",
         options: IndexOptions | None = None,
+        names: dict[int, str] | None = None,
     ) -> None:
         if metric not in METRICS:
             raise ConfigError(f"Unknown metric {metric!r}; expected one of {list(METRICS)}.")
@@ -140,6 +150,8 @@ class Retriever:
         self._backend: SearchBackend = create_backend(backend, index, self.options)
         self._gallery = Gallery(None if embedder is None else embedder.embedding_dim)
         self._embedder_name = None if embedder is None else embedder.backbone_name
+        self._embedder_digest = _digest(embedder)
+        self.names: dict[int, str] | None = dict(names) if names else None
         self._indexed = 0  # gallery rows the backend holds, in order; 0 after removals
 
     def __len__(self) -> int:
@@ -225,7 +237,12 @@ class Retriever:
         self._sync()
 
     def search(
-        self, queries: ImageInput | ArrayLike, k: int = 10, *, batch_size: int = 64
+        self,
+        queries: ImageInput | ArrayLike,
+        k: int = 10,
+        *,
+        batch_size: int = 64,
+        camids: ArrayLike | None = None,
     ) -> SearchResult:
         """The ``k`` nearest gallery entries of each query (``k`` clamped to the gallery size).
 
@@ -233,9 +250,13 @@ class Retriever:
             queries: Embeddings ``[Q, D]`` / ``[D]``, or images (as for :meth:`add`).
             k: Neighbours per query.
             batch_size: Images per forward pass of the embedder.
+            camids: Search only the entries of these cameras (exactly, whatever the index;
+                ``backend="milvus"`` filters in the database). Slots beyond the matching
+                entries hold index ``-1``.
 
         Raises:
             IndexFormatError: The queries' width differs from the gallery's (both are named).
+            ValueError: ``camids`` given for a gallery without camera ids.
 
         Example:
             >>> retriever = Retriever()
@@ -251,20 +272,53 @@ class Retriever:
             empty = torch.empty(len(query_emb), 0)
             return self._result(empty, empty.long())
         self._sync()
-        distances, indices = self._backend.search(query_emb, k)
+        if camids is None:
+            distances, indices = self._backend.search(query_emb, k)
+        else:
+            cameras = int_vector(camids, "camids", None)
+            distances, indices = self._search_cameras(query_emb, k, cameras)
         return self._result(distances, indices)
 
-    def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write the index to ``directory`` atomically; returns its path.
+    def _search_cameras(
+        self, queries: torch.Tensor, k: int, cameras: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        gallery_cams = self._gallery.camids
+        if gallery_cams is None:
+            raise ValueError(
+                "camids filters by camera, but this gallery has no camera ids; add entries "
+                "with camids=..., or search without camids."
+            )
+        if isinstance(self._backend, RowStoreBackend):
+            return self._backend.search(queries, k, cameras.tolist())
+        rows = torch.isin(gallery_cams, cameras).nonzero().flatten()
+        distances = torch.full((len(queries), k), math.inf)
+        indices = torch.full((len(queries), k), -1, dtype=torch.int64)
+        if len(rows):
+            subset = TorchBackend(self.options)  # exact on the matching rows
+            subset.sync(self._gallery.embeddings[rows], start=0)
+            found = min(k, len(rows))
+            dist, idx = subset.search(queries, found)
+            distances[:, :found], indices[:, :found] = dist, rows[idx]
+        return distances, indices
 
-        The folder holds ``embeddings.safetensors`` (embeddings, ids, cameras), ``meta.json``
-        (format, version, embedder name, width, metric, backend, index, counts, checksum) and
-        ``paths.json`` when paths were given. It is written under a temporary name beside
-        ``directory`` and swapped in at the end: a failed save leaves the previous index intact.
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Save the index bundle to ``directory``; returns its path.
+
+        The bundle holds the embeddings, ids, cameras and paths, the id :attr:`names`, a copy of
+        the embedder when it can save itself (``save_pretrained``), and ``meta.json`` with the
+        embedder's name and weights digest (see :mod:`siamreid.retrieval.storage`). Saving onto
+        an existing bundle updates it in place: a failed or killed save leaves the previous
+        version readable, a reader never fails because a save is under way, and files the
+        bundle does not own are never deleted. Without an embedder, the bundle's model copy is
+        kept if it is the model the embeddings came from.
+
+        Raises:
+            IndexFormatError: ``directory`` is not a bundle, or another process saves into it.
 
         Example:
             >>> retriever.save("gallery_index")  # doctest: +SKIP
         """
+        digest = _digest(self._embedder) or self._embedder_digest
         meta = IndexMeta(
             embedder=self._embedder_name,
             embedding_dim=self.embedding_dim,
@@ -272,8 +326,16 @@ class Retriever:
             backend=self.backend_name,
             index=self.index_kind,
             options=self.options.to_dict(),
+            embedder_digest=digest,
         )
-        return write_index(Path(directory), self._gallery, meta)
+        saver = getattr(self._embedder, "save_pretrained", None)
+        return write_index(
+            Path(directory),
+            self._gallery,
+            meta,
+            names=self.names,
+            save_model=None if saver is None else (lambda folder: saver(folder)),
+        )
 
     @classmethod
     def load(
@@ -284,40 +346,56 @@ class Retriever:
         backend: BackendName | None = None,
         index: IndexKind | None = None,
         options: IndexOptions | None = None,
+        load_model: ModelLoader | None = None,
+        allow_other_model: bool = False,
     ) -> Retriever:
-        """Read an index written by :meth:`save`, checking every file and field.
+        """Read an index bundle written by :meth:`save`, checking every file and field.
 
         Args:
             directory: The saved index folder.
-            embedder: Model for image queries; must match the saved name and width.
+            embedder: Model for image queries; must be the model that built the index (same
+                name, width and weights digest).
             backend: Override the saved backend (e.g. ``"torch"`` where faiss is missing).
             index: Override the saved index kind.
             options: Override the saved index options.
+            load_model: Without ``embedder``: loads the bundle's model copy from its folder
+                (``siamreid.models.load_pretrained``) and uses it as the embedder.
+            allow_other_model: Accept an embedder whose weights differ from the index's model
+                (its embeddings are then not comparable to the gallery's: only for models known
+                to be equivalent).
 
         Raises:
             IndexFormatError: Missing, corrupt, foreign or newer-version files (the file and
-                field are named), or an embedder that does not match the saved one.
+                field are named), or an embedder that is not the index's model.
 
         Example:
             >>> retriever = Retriever.load("gallery_index", embedder=model)  # doctest: +SKIP
         """
-        gallery, meta = read_index(Path(directory))
-        _check_embedder(embedder, meta, Path(directory))
+        stored = read_index(Path(directory), load_model=None if embedder else load_model)
+        meta = stored.meta
+        embedder = embedder if embedder is not None else stored.model
+        _check_embedder(embedder, meta, Path(directory), allow_other_model)
         retriever = cls(
             embedder,
             backend=backend or meta.backend,  # type: ignore[arg-type]
             index=index or meta.index,  # type: ignore[arg-type]
             metric=meta.metric,  # type: ignore[arg-type]
             options=options or IndexOptions.from_dict(meta.options),
+            names=stored.names,
         )
+        gallery = stored.gallery
         gallery.dim = gallery.dim or retriever.embedding_dim
         retriever._gallery = gallery
         retriever._embedder_name = meta.embedder or retriever._embedder_name
+        retriever._embedder_digest = meta.embedder_digest or retriever._embedder_digest
         return retriever
 
     def _sync(self) -> None:
         if self._indexed != len(self):
-            self._backend.sync(self._gallery.embeddings, self._indexed)
+            if isinstance(self._backend, RowStoreBackend):  # keeps ids, cameras and paths too
+                self._backend.sync_rows(self._gallery, self._indexed)
+            else:
+                self._backend.sync(self._gallery.embeddings, self._indexed)
             self._indexed = len(self)
 
     def _to_embeddings(self, items: object, name: str, batch_size: int) -> torch.Tensor:
@@ -386,7 +464,15 @@ def _path_list(items: object) -> list[str] | None:
     return paths if len(paths) == len(items) else None
 
 
-def _check_embedder(embedder: Embedder | None, meta: IndexMeta, directory: Path) -> None:
+def _digest(embedder: object) -> str | None:
+    """The weights digest of an embedder that reports one (``SiameseEmbedder`` does)."""
+    digest = getattr(embedder, "weights_digest", None)
+    return digest if isinstance(digest, str) else None
+
+
+def _check_embedder(
+    embedder: Embedder | None, meta: IndexMeta, directory: Path, allow_other_model: bool
+) -> None:
     if embedder is None:
         return
     name, dim = embedder.backbone_name, embedder.embedding_dim
@@ -396,4 +482,15 @@ def _check_embedder(embedder: Embedder | None, meta: IndexMeta, directory: Path)
             f"Index {str(directory)!r} holds embeddings of {meta.embedder!r} (dimension "
             f"{meta.embedding_dim}), but the embedder given is {name!r} (dimension {dim}); "
             "load it with the model that built it, or rebuild the index."
+        )
+    digest = _digest(embedder)
+    if allow_other_model or digest is None or meta.embedder_digest is None:
+        return
+    if digest != meta.embedder_digest:
+        raise IndexFormatError(
+            f"Index {str(directory)!r} was built with {meta.embedder!r} weights "
+            f"{meta.embedder_digest[:12]}, but the embedder given is {name!r} weights "
+            f"{digest[:12]}: same architecture, other weights, so its embeddings are not "
+            "comparable to the gallery's. Search with the index's own model copy, rebuild the "
+            "index with this model, or pass allow_other_model=True (--allow-other-model)."
         )

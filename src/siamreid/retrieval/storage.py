@@ -1,13 +1,23 @@
-"""The versioned on-disk format of a gallery: save atomically, load with every field checked.
+"""The index bundle: the one module that writes and reads a saved gallery.
 
-An index folder holds::
+A bundle folder holds::
 
-    embeddings.safetensors   "embeddings" [N, D] float32, "ids" [N] int64, "camids" [N] int64
-    paths.json               N image paths (only when the gallery has paths)
-    meta.json                format, format_version, embedder, embedding_dim, metric, backend,
-                             index, options, counts, sha256 of the other files
+    meta.json                format "siamreid-index", format_version 2, the current version
+                             folder, embedder name and weights digest, width, metric, backend,
+                             index, options, counts and the sha256 of every data file
+    v-XXXXXXXX/embeddings.safetensors   "embeddings" [N, D] float32, "ids" [N] int64,
+                                        "camids" [N] int64 (when the gallery has cameras)
+    v-XXXXXXXX/paths.json    N image paths; local paths relative to the bundle folder
+    v-XXXXXXXX/names.json    {id: name} (when ids stand for named people)
+    v-XXXXXXXX/model/        a copy of the embedder (``save_pretrained``), when saved with one
+    .siamreid.lock           held by the process that is saving
 
-It is written under a temporary name beside the target and swapped in at the end.
+A save writes a new version folder, then replaces ``meta.json`` atomically (the commit point),
+then deletes the previous version. Readers take no lock: one that finds files gone because a
+save committed meanwhile reads ``meta.json`` again. Two processes saving at once: the second gets
+:class:`IndexFormatError`. Files the bundle does not own (anything but ``meta.json``, ``v-*``
+folders, the lock and ``.*.tmp-*`` leftovers of killed saves) are never touched. Bundles of
+format_version 1 (files at the top level, written by siamreid 0.1) are read too.
 """
 
 from __future__ import annotations
@@ -15,8 +25,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,23 +36,50 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from siamreid._version import __version__
-from siamreid.errors import ConfigError, IndexFormatError
+from siamreid._io import (
+    LOCK_FILE,
+    TEMP_MARK,
+    atomic_write_json,
+    atomic_write_text,
+    read_record,
+    record,
+    remove_stale_temps,
+    temp_dir,
+    writer_lock,
+)
+from siamreid.errors import CheckpointError, ConfigError, IndexFormatError
 from siamreid.retrieval.backends import BACKEND_NAMES, INDEX_KINDS, METRICS, IndexOptions
 from siamreid.retrieval.gallery import Gallery
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "IndexMeta", "read_index", "write_index"]
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "IndexMeta",
+    "StoredIndex",
+    "read_index",
+    "write_index",
+]
 
 FORMAT_NAME = "siamreid-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 EMBEDDINGS_FILE = "embeddings.safetensors"
 PATHS_FILE = "paths.json"
+NAMES_FILE = "names.json"
+MODEL_FOLDER = "model"
 META_FILE = "meta.json"
+VERSION_PREFIX = "v-"
+_READ_ATTEMPTS = 5
+_HINT = "Point Retriever.load (or --index) at a folder written by Retriever.save."
+
+# What saves a model copy into a folder, and what loads one (SiameseEmbedder.save_pretrained and
+# siamreid.models.load_pretrained): passed in, so that retrieval imports no model code.
+ModelSaver = Callable[[Path], object]
+ModelLoader = Callable[[Path], Any]
 
 
 @dataclass(frozen=True)
 class IndexMeta:
-    """What ``meta.json`` records besides the counts."""
+    """What ``meta.json`` records besides the counts and checksums."""
 
     embedder: str | None
     embedding_dim: int | None
@@ -49,115 +87,235 @@ class IndexMeta:
     backend: str
     index: str
     options: dict[str, Any] = field(default_factory=dict)
+    embedder_digest: str | None = None
 
 
-def write_index(directory: Path, gallery: Gallery, meta: IndexMeta) -> Path:
-    """Write ``gallery`` and ``meta`` to ``directory`` atomically (see the module docstring)."""
+@dataclass(frozen=True)
+class StoredIndex:
+    """A bundle read back: the gallery, its record, the id names and the loaded model copy."""
+
+    gallery: Gallery
+    meta: IndexMeta
+    names: dict[int, str] | None
+    model: Any | None
+
+
+# ----------------------------------------------------------------------------------- writing
+def write_index(
+    directory: Path,
+    gallery: Gallery,
+    meta: IndexMeta,
+    *,
+    names: dict[int, str] | None = None,
+    save_model: ModelSaver | None = None,
+) -> Path:
+    """Save a bundle into ``directory`` (see the module docstring).
+
+    Args:
+        directory: The bundle folder (created; an existing bundle is updated in place).
+        gallery: Embeddings, ids, cameras and paths.
+        meta: The record's settings.
+        names: Names of the ids, kept in the bundle.
+        save_model: Writes a model copy into the folder it is given. Without it, the previous
+            version's copy is kept when it has the same weights digest as ``meta``.
+
+    Raises:
+        IndexFormatError: ``directory`` holds something that is not a bundle, or another
+            process is saving into it.
+    """
     _refuse_foreign_target(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
-    try:
-        _write_files(tmp, gallery, meta)
-        _swap_in(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with writer_lock(directory, what="index", error=IndexFormatError):
+        previous = _current_version(directory)
+        remove_stale_temps(directory)
+        _remove_unreferenced_versions(directory, keep=previous)
+        version = f"{VERSION_PREFIX}{secrets.token_hex(6)}"
+        tmp = temp_dir(directory / version)
+        try:
+            files = _write_version(tmp, directory, gallery, names)
+            has_model = _write_model(tmp, directory, previous, meta, save_model)
+            os.replace(tmp, directory / version)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        rec = _record(version, gallery, meta, files, has_model=has_model, has_names=bool(names))
+        atomic_write_json(directory / META_FILE, rec)  # the commit point
+        _remove_previous(directory, previous)
     return directory
 
 
-def _write_files(folder: Path, gallery: Gallery, meta: IndexMeta) -> None:
+def _write_version(
+    folder: Path, bundle: Path, gallery: Gallery, names: dict[int, str] | None
+) -> dict[str, str]:
     tensors = {"embeddings": gallery.embeddings.contiguous(), "ids": gallery.ids.contiguous()}
     if gallery.camids is not None:
         tensors["camids"] = gallery.camids.contiguous()
     save_file(tensors, str(folder / EMBEDDINGS_FILE))
-    _fsync(folder / EMBEDDINGS_FILE)
-    files = [EMBEDDINGS_FILE]
+    written = [EMBEDDINGS_FILE]
     if gallery.paths is not None:
-        _write_text(folder / PATHS_FILE, json.dumps(gallery.paths))
-        files.append(PATHS_FILE)
-    record = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "written_by": f"siamreid {__version__}",
-        **asdict(meta),
-        "count": len(gallery),
-        "num_ids": int(torch.unique(gallery.ids).numel()),
-        "has_camids": gallery.camids is not None,
-        "has_paths": gallery.paths is not None,
-        "sha256": {name: _sha256(folder / name) for name in files},
-    }
-    _write_text(folder / META_FILE, json.dumps(record, indent=2))
+        stored = [_stored_path(p, bundle) for p in gallery.paths]
+        atomic_write_text(folder / PATHS_FILE, json.dumps(stored))
+        written.append(PATHS_FILE)
+    if names:
+        table = {str(k): str(v) for k, v in sorted(names.items())}
+        atomic_write_text(folder / NAMES_FILE, json.dumps(table, indent=2))
+        written.append(NAMES_FILE)
+    return {name: _sha256(folder / name) for name in written}
 
 
-def _write_text(path: Path, text: str) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
+def _write_model(
+    folder: Path,
+    bundle: Path,
+    previous: _Version | None,
+    meta: IndexMeta,
+    save_model: ModelSaver | None,
+) -> bool:
+    if save_model is not None:
+        save_model(folder / MODEL_FOLDER)
+        return True
+    if previous is None or previous.model is None or meta.embedder_digest is None:
+        return False
+    if previous.digest != meta.embedder_digest:
+        return False  # the old copy is another model: keeping it would be a silent wrong answer
+    shutil.copytree(previous.model, folder / MODEL_FOLDER)
+    return True
 
 
-def _fsync(path: Path) -> None:
-    """Flush a file, or a directory's entries, to disk (directories: best effort, POSIX only)."""
+def _record(
+    version: str,
+    gallery: Gallery,
+    meta: IndexMeta,
+    files: dict[str, str],
+    *,
+    has_model: bool,
+    has_names: bool,
+) -> dict[str, Any]:
+    return record(
+        FORMAT_NAME,
+        FORMAT_VERSION,
+        {
+            "version": version,
+            **asdict(meta),
+            "count": len(gallery),
+            "num_ids": int(torch.unique(gallery.ids).numel()),
+            "has_camids": gallery.camids is not None,
+            "has_paths": gallery.paths is not None,
+            "has_names": has_names,
+            "has_model": has_model,
+            "sha256": files,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class _Version:
+    """The data folder the bundle's record points at now, and its model copy."""
+
+    folder: Path
+    version: int
+    model: Path | None
+    digest: str | None
+
+
+def _current_version(directory: Path) -> _Version | None:
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        if path.is_dir():
-            return
-        raise
-    try:
-        os.fsync(fd)
-    except OSError:
-        if not path.is_dir():
-            raise
-    finally:
-        os.close(fd)
+        rec = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("format") != FORMAT_NAME:
+        return None
+    if rec.get("format_version") == 1:
+        model = directory / MODEL_FOLDER
+        return _Version(directory, 1, model if model.is_dir() else None, None)
+    name = rec.get("version")
+    if not isinstance(name, str) or not name.startswith(VERSION_PREFIX):
+        return None
+    folder = directory / name
+    model = folder / MODEL_FOLDER
+    digest = rec.get("embedder_digest")
+    return _Version(folder, 2, model if model.is_dir() else None, digest)
+
+
+def _remove_previous(directory: Path, previous: _Version | None) -> None:
+    if previous is None:
+        return
+    if previous.version >= 2:
+        shutil.rmtree(previous.folder, ignore_errors=True)
+        return
+    # a version-1 bundle kept its files at the top level: all of these were its own
+    for name in (EMBEDDINGS_FILE, PATHS_FILE, NAMES_FILE):
+        (directory / name).unlink(missing_ok=True)
+    if previous.model is not None:
+        shutil.rmtree(previous.model, ignore_errors=True)
+
+
+def _remove_unreferenced_versions(directory: Path, keep: _Version | None) -> None:
+    """Version folders a killed save renamed into place but never committed."""
+    for entry in directory.iterdir():
+        is_version = entry.name.startswith(VERSION_PREFIX) and entry.is_dir()
+        if is_version and not entry.is_symlink() and (keep is None or entry != keep.folder):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _ours(entry: Path) -> bool:
+    name = entry.name
+    return name == LOCK_FILE or (name.startswith(".") and TEMP_MARK in name)
 
 
 def _refuse_foreign_target(directory: Path) -> None:
-    if not directory.exists() or (directory.is_dir() and not any(directory.iterdir())):
+    if not directory.exists():
         return
-    try:
-        ours = json.loads((directory / META_FILE).read_text("utf-8")).get("format") == FORMAT_NAME
-    except (OSError, ValueError, AttributeError):
-        ours = False
-    if not ours:
+    if not directory.is_dir():
         raise IndexFormatError(
-            f"Refusing to replace {str(directory)!r}: it exists and is not a siamreid index "
-            f"(no {META_FILE} with format {FORMAT_NAME!r}). Save to a new or empty directory."
+            f"Cannot save an index to {str(directory)!r}: it is a file. Choose a folder."
+        )
+    if all(_ours(e) or e.name.startswith(VERSION_PREFIX) for e in directory.iterdir()):
+        return  # empty, or only what a killed first save left
+    if _current_version(directory) is None:
+        raise IndexFormatError(
+            f"Refusing to save an index into {str(directory)!r}: it holds files but is not a "
+            f"siamreid index (no {META_FILE} with format {FORMAT_NAME!r}). Save to a new or "
+            "empty folder."
         )
 
 
-def _swap_in(tmp: Path, directory: Path) -> None:
-    """Rename ``tmp`` to ``directory``, moving an existing index aside until the swap is done."""
-    if not directory.exists():
-        os.replace(tmp, directory)
-        _fsync(directory.parent)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old-", dir=directory.parent))
-    try:
-        os.replace(directory, old)  # renaming onto an empty directory replaces it
-    except BaseException:
-        old.rmdir()
-        raise
-    try:
-        os.replace(tmp, directory)
-    except BaseException:
-        os.replace(old, directory)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-    _fsync(directory.parent)
+# ----------------------------------------------------------------------------------- reading
+def read_index(directory: Path, *, load_model: ModelLoader | None = None) -> StoredIndex:
+    """Read and validate a bundle; any problem raises :class:`IndexFormatError`.
 
-
-def read_index(directory: Path) -> tuple[Gallery, IndexMeta]:
-    """Read and validate an index folder; any problem raises :class:`IndexFormatError`."""
+    Args:
+        directory: The bundle folder.
+        load_model: Loads the bundle's model copy from its folder; without it (or without a
+            copy) :attr:`StoredIndex.model` is ``None``.
+    """
     if not directory.is_dir():
-        leftovers = sorted(directory.parent.glob(f".{directory.name}.old-*"))
-        hint = "Check the path."
-        if leftovers:
-            hint = f"A save was interrupted: rename {str(leftovers[-1])!r} back to it."
-        raise IndexFormatError(f"No index directory at {str(directory)!r}. {hint}")
-    record = _read_meta(directory / META_FILE)
-    check = _MetaChecker(directory / META_FILE, record)
+        raise IndexFormatError(f"No index folder at {str(directory)!r}. Check the path.")
+    for _ in range(_READ_ATTEMPTS - 1):
+        seen = _meta_bytes(directory)
+        try:
+            return _read_once(directory, load_model)
+        except (IndexFormatError, CheckpointError):
+            if _meta_bytes(directory) == seen:
+                raise  # nothing was saved meanwhile: the bundle itself is at fault
+    return _read_once(directory, load_model)
+
+
+def _meta_bytes(directory: Path) -> bytes | None:
+    try:
+        return (directory / META_FILE).read_bytes()
+    except OSError:
+        return None
+
+
+def _read_once(directory: Path, load_model: ModelLoader | None) -> StoredIndex:
+    rec = read_record(
+        directory / META_FILE,
+        format_name=FORMAT_NAME,
+        max_version=FORMAT_VERSION,
+        error=IndexFormatError,
+        hint=_HINT,
+    )
+    check = _MetaChecker(directory / META_FILE, rec)
+    folder = directory if rec["format_version"] == 1 else directory / check.version()
     count = check.integer("count", minimum=0)
     dim = check.integer("embedding_dim", minimum=1, optional=count == 0)
     meta = IndexMeta(
@@ -167,43 +325,46 @@ def read_index(directory: Path) -> tuple[Gallery, IndexMeta]:
         backend=check.choice("backend", BACKEND_NAMES),
         index=check.choice("index", INDEX_KINDS),
         options=check.options(),
+        embedder_digest=check.optional_str("embedder_digest"),
     )
     gallery = Gallery(dim)
-    tensors = _read_tensors(directory, check, count, dim or 0)
-    paths = _read_paths(directory, check, count) if check.boolean("has_paths") else None
+    tensors = _read_tensors(folder, check, count, dim or 0)
+    paths = None
+    if check.boolean("has_paths"):
+        paths = [_resolved_path(p, directory) for p in _read_paths(folder, check, count)]
     if count:
         gallery.append(tensors["embeddings"], tensors["ids"], tensors.get("camids"), paths)
-    return gallery, meta
+    names = _read_names(folder, check, rec)
+    model = _read_model(folder, rec, load_model)
+    return StoredIndex(gallery, meta, names, model)
 
 
-def _read_meta(path: Path) -> dict[str, Any]:
+def _read_model(folder: Path, rec: dict[str, Any], load_model: ModelLoader | None) -> Any:
+    path = folder / MODEL_FOLDER
+    has_model = rec.get("has_model") if rec["format_version"] >= 2 else path.is_dir()
+    if load_model is None or not has_model:
+        return None
+    return load_model(path)
+
+
+def _read_names(folder: Path, check: _MetaChecker, rec: dict[str, Any]) -> dict[int, str] | None:
+    path = folder / NAMES_FILE
+    if rec["format_version"] >= 2:
+        if not check.boolean("has_names"):
+            return None
+        _verified(folder, NAMES_FILE, check)
+    elif not path.is_file():
+        return None
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
+        table = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(table, dict):
+            raise TypeError(f"a JSON object, got {type(table).__name__}")
+        return {int(k): str(v) for k, v in table.items()}
+    except (OSError, ValueError, TypeError) as err:
         raise IndexFormatError(
-            f"{str(path)!r} is missing: {str(path.parent)!r} is not a siamreid index (or an "
-            "incomplete copy of one). Point Retriever.load at a folder written by Retriever.save."
+            f"{str(path)!r} is not a mapping of integer ids to names ({err}); the index is "
+            "corrupt. Build it again."
         ) from err
-    except (OSError, ValueError) as err:
-        raise IndexFormatError(
-            f"{str(path)!r} is not valid JSON ({err}); the index is corrupt. Save it again."
-        ) from err
-    if not isinstance(record, dict) or record.get("format") != FORMAT_NAME:
-        found = record.get("format") if isinstance(record, dict) else type(record).__name__
-        raise IndexFormatError(
-            f"{str(path)!r} has format {found!r}, not {FORMAT_NAME!r}: it is a foreign file. "
-            "Point Retriever.load at a folder written by Retriever.save."
-        )
-    version = record.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise IndexFormatError(f"{str(path)!r}: field 'format_version' is {version!r}, not >= 1.")
-    if version > FORMAT_VERSION:
-        raise IndexFormatError(
-            f"{str(path)!r} has format_version {version}, written by a newer siamreid "
-            f"({record.get('written_by')}); this one ({__version__}) reads up to "
-            f"{FORMAT_VERSION}. Upgrade siamreid."
-        )
-    return record
 
 
 class _MetaChecker:
@@ -218,6 +379,12 @@ class _MetaChecker:
             f"{str(self.path)!r}: field {name!r} is {value!r}, expected {expected}; the index is "
             "corrupt. Save it again from the gallery."
         )
+
+    def version(self) -> str:
+        value = self.record.get("version")
+        if not isinstance(value, str) or not value.startswith(VERSION_PREFIX) or "/" in value:
+            raise self.fail("version", f"the name of a {VERSION_PREFIX}* folder")
+        return value
 
     def integer(self, name: str, minimum: int, optional: bool = False) -> Any:
         value = self.record.get(name)
@@ -259,8 +426,8 @@ class _MetaChecker:
         return str(value[file])
 
 
-def _verified(directory: Path, file: str, check: _MetaChecker) -> Path:
-    path = directory / file
+def _verified(folder: Path, file: str, check: _MetaChecker) -> Path:
+    path = folder / file
     if not path.is_file():
         raise IndexFormatError(f"{str(path)!r} is missing; the index is incomplete.")
     if _sha256(path) != check.sha256(file):
@@ -272,9 +439,9 @@ def _verified(directory: Path, file: str, check: _MetaChecker) -> Path:
 
 
 def _read_tensors(
-    directory: Path, check: _MetaChecker, count: int, dim: int
+    folder: Path, check: _MetaChecker, count: int, dim: int
 ) -> dict[str, torch.Tensor]:
-    path = _verified(directory, EMBEDDINGS_FILE, check)
+    path = _verified(folder, EMBEDDINGS_FILE, check)
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
@@ -295,8 +462,8 @@ def _read_tensors(
     return tensors
 
 
-def _read_paths(directory: Path, check: _MetaChecker, count: int) -> list[str]:
-    path = _verified(directory, PATHS_FILE, check)
+def _read_paths(folder: Path, check: _MetaChecker, count: int) -> list[str]:
+    path = _verified(folder, PATHS_FILE, check)
     try:
         paths = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
@@ -306,6 +473,23 @@ def _read_paths(directory: Path, check: _MetaChecker, count: int) -> list[str]:
     if not all(isinstance(p, str) for p in paths):
         raise IndexFormatError(f"{str(path)!r} must hold strings only.")
     return paths
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path and path != ""
+
+
+def _stored_path(path: str, bundle: Path) -> str:
+    """Local paths are stored relative to the bundle, so that the two can move together."""
+    if not _is_local(path):
+        return path
+    return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(bundle))).as_posix()
+
+
+def _resolved_path(stored: str, bundle: Path) -> str:
+    if not _is_local(stored) or os.path.isabs(stored):
+        return stored
+    return os.path.normpath(os.path.join(bundle, stored))
 
 
 def _sha256(path: Path) -> str:

@@ -18,7 +18,6 @@ import json
 import os
 import pickle
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from siamreid._io import atomic_write_json, fsync_dir, remove_stale_temps, temp_dir
 from siamreid.errors import CheckpointError
 
 __all__ = ["Checkpoint", "find_latest", "load_checkpoint", "save_checkpoint"]
@@ -62,15 +62,6 @@ class Checkpoint:
         return int(self.meta.get("step", 0))
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def save_checkpoint(
     root: str | os.PathLike[str],
     *,
@@ -93,22 +84,27 @@ def save_checkpoint(
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(root)  # what a killed save left (a checkpoints folder has one writer)
     name = f"epoch_{int(meta['epoch']):04d}" + (f"_step_{meta['step']}" if meta.get("step") else "")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    final = root / name
+    tmp = temp_dir(final)
     try:
         weights = {k: v.detach().cpu().contiguous() for k, v in model_state.items()}
         save_file(weights, str(tmp / "model.safetensors"))
         torch.save(train_state, tmp / "state.pt")
         full_meta = {"format_version": FORMAT_VERSION, **meta}
         (tmp / "meta.json").write_text(json.dumps(full_meta, indent=2), encoding="utf-8")
-        final = root / name
+        for file in tmp.iterdir():
+            with file.open("rb") as fh:
+                os.fsync(fh.fileno())
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
+        fsync_dir(root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _write_json_atomic(root / _LATEST, {"path": name, "epoch": meta["epoch"]})
+    atomic_write_json(root / _LATEST, {"path": name, "epoch": meta["epoch"]})
     _prune(root, keep, final)
     return final
 

@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from siamreid._io import atomic_write_json
 from siamreid.data.datasets import ReidImageDataset, TripletDataset
 from siamreid.data.samples import ReidSample, ReidSplits
 from siamreid.data.transforms import TransformConfig, build_train_transform
@@ -387,7 +388,7 @@ class Trainer:
         for record in self.history:
             History().append(record, jsonl)
         resolved = {"model": self.model.config.to_dict(), "trainer": config_to_dict(self.config)}
-        (self.out_dir / "config.json").write_text(json.dumps(resolved, indent=2), "utf-8")
+        atomic_write_json(self.out_dir / "config.json", resolved)
 
 
 class _TrainForward(nn.Module):
