@@ -16,6 +16,7 @@ The split rule (deterministic for a given ``seed``):
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -23,11 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from siamreid.data.images import image_paths
+from siamreid.data.images import unique_images, walk_images
 from siamreid.data.samples import ReidSample, ReidSplits
 from siamreid.errors import ConfigError, DatasetLayoutError
 
 __all__ = ["ImageFolderReid"]
+
+logger = logging.getLogger(__name__)
 
 _NO_CAMERA_NOTE = (
     "no camera ids (camera_pattern {pattern!r} matched no file name): every gallery image of the "
@@ -41,6 +44,9 @@ class ImageFolderReid:
 
     Args:
         root: Folder with one sub-folder per identity (nested folders below it are read too).
+            Symbolic links to folders are not followed (a link to the root or to another
+            identity would count its images twice), and a file that links to an image already
+            counted is left out (real files win over links); the summary notes how many.
         camera_pattern: Regular expression searched in each file name; its first group is the
             camera. Distinct camera values map to ``0..C-1`` in sorted order. ``None`` (or a
             pattern matching no file) means the data has no cameras: ``camid`` is ``None``.
@@ -75,6 +81,7 @@ class ImageFolderReid:
         self.train_fraction = train_fraction
         self.seed = seed
         self.name = name
+        self._skipped_note = ""
 
     def load(self) -> ReidSplits:
         """Read the folder and split it (see the module docstring for the rule).
@@ -109,6 +116,8 @@ class ImageFolderReid:
                 "(from two cameras when cameras are known). Add images or lower train_fraction."
             )
         notes = () if cameras else (_NO_CAMERA_NOTE.format(pattern=self.camera_pattern),)
+        if self._skipped_note:
+            notes = (*notes, self._skipped_note)
         return ReidSplits(train, sorted(query, key=_key), gallery, name=self.name, notes=notes)
 
     def _identities(self) -> list[tuple[str, list[Path]]]:
@@ -117,12 +126,22 @@ class ImageFolderReid:
                 f"Image folder {str(self.root)!r} does not exist; expected root/<identity>/<image> "
                 "(one sub-folder of images per person)."
             )
-        folders = sorted(p for p in self.root.iterdir() if p.is_dir())
-        identities = [(f.name, paths) for f in folders if (paths := image_paths(f))]
+        entries = sorted(p for p in self.root.iterdir() if p.is_dir())
+        folders = [p for p in entries if not p.is_symlink()]
+        links = len(entries) - len(folders)
+        walked = [walk_images(f) for f in folders]
+        links += sum(n for _, n in walked)
+        groups, duplicates = unique_images([paths for paths, _ in walked])
+        identities = [(f.name, paths) for f, paths in zip(folders, groups, strict=True) if paths]
+        self._skipped_note = _skipped_note(links, duplicates)
+        if self._skipped_note:
+            logger.warning("%s: %s", self.root, self._skipped_note)
         if len(identities) < 2:
             raise DatasetLayoutError(
                 f"Image folder {str(self.root)!r} has {len(identities)} identity folder(s) with "
-                "images; expected at least two, laid out as root/<identity>/<image>.jpg."
+                "images; expected at least two, laid out as root/<identity>/<image>.jpg"
+                + (f" ({self._skipped_note})" if self._skipped_note else "")
+                + "."
             )
         return identities
 
@@ -157,6 +176,16 @@ def _compile(pattern: str | None) -> re.Pattern[str] | None:
             r"e.g. r'c(\d+)'."
         )
     return regex
+
+
+def _skipped_note(links: int, duplicates: int) -> str:
+    """What the folder walk left out, as a summary note ("" when nothing)."""
+    parts = []
+    if links:
+        parts.append(f"{links} linked folder(s) not followed")
+    if duplicates:
+        parts.append(f"{duplicates} link(s) to an image already counted left out")
+    return " and ".join(parts) + (", so that no image counts twice" if parts else "")
 
 
 def _pick_queries(shuffled: list[ReidSample]) -> list[ReidSample]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,16 @@ from PIL import Image, UnidentifiedImageError
 
 from siamreid.errors import ImageLoadError
 
-__all__ = ["IMAGE_SUFFIXES", "image_paths", "load_image", "to_rgb"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "image_paths",
+    "load_image",
+    "to_rgb",
+    "unique_images",
+    "walk_images",
+]
+
+logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 
@@ -112,9 +123,73 @@ def _stretch(values: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, A
     if high == low:
         return np.zeros_like(values)
     clipped = np.clip(np.nan_to_num(values, nan=low, posinf=high, neginf=low), low, high)
-    return (clipped - low) * (255.0 / (high - low))
+    scaled: np.ndarray[Any, Any] = (clipped - low) * (255.0 / (high - low))
+    return scaled
 
 
 def image_paths(folder: str | os.PathLike[str]) -> list[Path]:
-    """Image files below ``folder`` (jpg, jpeg, png, bmp, webp), sorted."""
-    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    """Image files below ``folder`` (jpg, jpeg, png, bmp, webp), sorted, each image once.
+
+    Symbolic links to folders below ``folder`` are not followed (a link to the root or to a
+    sibling would list its images twice); a file that is a link to (or a hard link of) an
+    image already listed is left out. Both are logged as one warning.
+    """
+    files, links = walk_images(folder)
+    (kept,), duplicates = unique_images([files])
+    if links or duplicates:
+        logger.warning(
+            "%s: %d linked folder(s) not followed and %d duplicate image file(s) left out.",
+            folder,
+            links,
+            duplicates,
+        )
+    return kept
+
+
+def walk_images(folder: str | os.PathLike[str]) -> tuple[list[Path], int]:
+    """Image files below ``folder``, sorted, without following linked folders.
+
+    Returns:
+        The image files, and how many symbolic links to folders were not followed.
+    """
+    found: list[Path] = []
+    links = 0
+    for dirpath, dirnames, filenames in os.walk(folder):  # followlinks=False
+        links += sum(os.path.islink(os.path.join(dirpath, d)) for d in dirnames)
+        found.extend(
+            Path(dirpath, name) for name in filenames if Path(name).suffix.lower() in IMAGE_SUFFIXES
+        )
+    return sorted(found), links
+
+
+def unique_images(groups: Sequence[Sequence[Path]]) -> tuple[list[list[Path]], int]:
+    """Every image file once across ``groups`` (say, identity folders).
+
+    Two paths are one file when they share device and inode (symbolic and hard links). Paths
+    that are not symbolic links are kept first, in group order, then links whose file is not
+    kept yet; so a link in one identity's folder to another identity's image never outranks
+    the image itself. A path that cannot be read (a broken link) is kept, to fail by name when
+    it is loaded.
+
+    Returns:
+        The kept paths of each group (sorted), and how many paths were left out.
+    """
+    seen: set[object] = set()
+    kept: list[list[Path]] = [[] for _ in groups]
+    dropped = 0
+    for links in (False, True):
+        for index, group in enumerate(groups):
+            for path in group:
+                if path.is_symlink() != links:
+                    continue
+                try:
+                    stat = path.stat()
+                    key: object = (stat.st_dev, stat.st_ino)
+                except OSError:
+                    key = path
+                if key in seen:
+                    dropped += 1
+                    continue
+                seen.add(key)
+                kept[index].append(path)
+    return [sorted(paths) for paths in kept], dropped
