@@ -106,54 +106,82 @@ def _reciprocal(fwd: I64) -> npt.NDArray[np.bool_]:
     return mask
 
 
-def _expansion_sets(nn: I64, k1: int) -> I64:
-    """Each item's expanded k-reciprocal set, as sorted rows padded with -1 at the front."""
+def _expansion_sets(nn: I64, k1: int) -> tuple[I64, I64]:
+    """Each item's expanded k-reciprocal set: CSR ``(indptr, indices)``, indices ascending.
+
+    The overlap of a candidate's set with ``R(i, k1)`` is counted against a bit set of
+    ``R(i, k1)`` per item (items taken a block at a time, so memory stays linear in ``N``).
+    """
     n = nn.shape[0]
     fwd = nn[:, : min(k1 + 1, n)]
-    fwd_half = nn[:, : min(int(np.around(k1 / 2.0)) + 1, n)]
-    rec, rec_half = _reciprocal(fwd), _reciprocal(fwd_half)
-    own = np.where(rec, fwd, -1)  # R(i, k1), -1 = absent
-    expansions = []
-    for start in range(0, n, 2048):
-        own_b = own[start : start + 2048]
-        cand = fwd[start : start + 2048]  # candidate c = fwd[i, s], used where rec[i, s]
-        cand_set = np.where(rec_half[cand], fwd_half[cand], -2)  # R(c, k1/2), -2 = absent
-        inter = (cand_set[..., None] == own_b[:, None, None, :]).any(axis=3).sum(axis=2)
-        size = rec_half[cand].sum(axis=2)
-        accept = rec[start : start + 2048] & (inter > 2.0 / 3.0 * size)
-        expansions.append(np.where(accept[..., None], cand_set, -1).reshape(own_b.shape[0], -1))
-    merged = np.concatenate([own, np.concatenate(expansions, axis=0)], axis=1)
+    half = nn[:, : min(int(np.around(k1 / 2.0)) + 1, n)]
+    rec, rec_half = _reciprocal(fwd), _reciprocal(half)
+    members = np.where(rec_half, half, -1)  # R(c, k1/2) of every item c, -1 = absent
+    min_inter = 2.0 / 3.0 * rec_half.sum(axis=1)  # accept c if the overlap exceeds this
+    words = (n + 7) // 8
+    width = fwd.shape[1] * (1 + half.shape[1])
+    merged = np.full((n, width), -1, dtype=np.int64)
+    merged[:, : fwd.shape[1]] = np.where(rec, fwd, -1)  # R(i, k1)
+    step = max(1, (1 << 24) // words)  # rows whose bit sets take 16 MB
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        r, s = np.nonzero(rec[start:stop])
+        j = fwd[start + r, s]
+        bits = np.zeros((stop - start) * words, dtype=np.uint8)
+        np.bitwise_or.at(bits, r * words + (j >> 3), np.left_shift(1, j & 7).astype(np.uint8))
+        cand = fwd[start:stop]  # c = fwd[i, s], used where rec[i, s]
+        sets = members[cand]  # (rows, k1 + 1, half)
+        local = np.arange(stop - start)[:, None, None] * words
+        byte = bits[local + (np.maximum(sets, 0) >> 3)]
+        hit = (np.right_shift(byte, sets & 7) & 1).astype(bool) & (sets >= 0)
+        accept = rec[start:stop] & (hit.sum(axis=2) > min_inter[cand])
+        merged[start:stop, fwd.shape[1] :] = np.where(accept[..., None], sets, -1).reshape(
+            stop - start, -1
+        )
     merged.sort(axis=1)
-    merged[:, 1:][merged[:, 1:] == merged[:, :-1]] = -1
-    merged[merged < 0] = -1
-    merged.sort(axis=1)
-    width = int((merged >= 0).sum(axis=1).max())
-    return np.ascontiguousarray(merged[:, merged.shape[1] - width :])
+    keep = merged >= 0
+    keep[:, 1:] &= merged[:, 1:] != merged[:, :-1]
+    indptr = np.concatenate(([0], np.cumsum(keep.sum(axis=1)))).astype(np.int64)
+    return indptr, merged[keep]
 
 
-def _weights(pairs: Callable[[I64, I64], F32], sets: I64, colmax: F32) -> _Csr:
+def _weights(pairs: Callable[[I64, I64], F32], sets: tuple[I64, I64], colmax: F32) -> _Csr:
     """Row-normalised ``exp(-O[i, j])`` over each item's expanded set ``j``."""
-    valid = sets >= 0
-    rows = np.nonzero(valid)[0].astype(np.int64)
-    cols = sets[valid]
+    indptr, cols = sets
+    n = indptr.size - 1
+    rows = np.repeat(np.arange(n), np.diff(indptr))
     o = pairs(rows, cols) / colmax[rows]
     w = np.exp(-o).astype(np.float64)
-    w /= np.bincount(rows, weights=w, minlength=sets.shape[0])[rows]
-    indptr = np.concatenate(([0], np.cumsum(valid.sum(axis=1)))).astype(np.int64)
+    w /= np.bincount(rows, weights=w, minlength=n)[rows]
     return _Csr(indptr, cols, w)
 
 
 def _average_rows(v: _Csr, neighbours: I64) -> _Csr:
-    """Local query expansion: row ``i`` becomes the mean of the rows ``neighbours[i]``."""
+    """Local query expansion: row ``i`` becomes the mean of the rows ``neighbours[i]``.
+
+    The ``k`` source rows of each output row are laid side by side (padded), sorted by column
+    within the row, and entries of one column summed.
+    """
     n, k = neighbours.shape
-    src = neighbours.ravel()
-    counts = v.indptr[src + 1] - v.indptr[src]
-    pos = _expand(v.indptr[src], counts)
-    out_rows = np.repeat(np.repeat(np.arange(n), k), counts)
-    keys, inverse = np.unique(out_rows * n + v.indices[pos], return_inverse=True)
-    data = np.bincount(inverse, weights=v.data[pos]) / k
-    indptr = np.searchsorted(keys, np.arange(n + 1) * n).astype(np.int64)
-    return _Csr(indptr, keys % n, data)
+    counts = np.diff(v.indptr)
+    width = int(counts.max())
+    pos = np.arange(v.indices.size) - np.repeat(v.indptr[:-1], counts)
+    flat = v.row_of_entry() * width + pos
+    cols = np.full(n * width, n, dtype=np.int64)  # n: absent, sorts last
+    cols[flat] = v.indices
+    data = np.zeros(n * width, dtype=np.float64)
+    data[flat] = v.data
+    src = (neighbours[:, :, None] * width + np.arange(width)).reshape(n, k * width)
+    keys = cols[src] * (n * width) + src  # sorting the keys sorts by column, carrying src
+    keys.sort(axis=1)
+    cols, src = np.divmod(keys, n * width)
+    data = data[src]
+    first = cols < n
+    first[:, 1:] &= cols[:, 1:] != cols[:, :-1]
+    starts = np.flatnonzero(first.ravel())
+    sums = np.add.reduceat(data.ravel(), starts) if starts.size else np.zeros(0)
+    indptr = np.concatenate(([0], np.cumsum(first.sum(axis=1)))).astype(np.int64)
+    return _Csr(indptr, cols.ravel()[starts], sums / k)
 
 
 class _GalleryColumns:
