@@ -1,4 +1,4 @@
-"""Nearest-neighbour search backends: exact torch brute force, and faiss (flat, IVF, HNSW).
+"""Nearest-neighbour search backends: exact torch brute force, faiss (flat, IVF, HNSW), Milvus.
 
 Every backend answers the same question: given float32 embeddings ``[N, D]`` and queries
 ``[Q, D]``, the ``k`` nearest gallery rows by Euclidean distance (not squared), as distances and
@@ -6,21 +6,26 @@ row positions. The :class:`~siamreid.retrieval.Retriever` keeps the embeddings; 
 indexes them, so any backend can be rebuilt from the stored embeddings at any time.
 
 faiss is an optional dependency (``pip install siamreid[faiss]``), imported only when a faiss
-backend is created.
+backend is created; so is the Milvus vector database (``pip install siamreid[milvus]``, see
+:mod:`siamreid.retrieval.vectordb`), which also stores each row's id, camera and path.
 """
 
 from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from types import ModuleType
-from typing import Any, Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
 
 import numpy as np
 import torch
 
 from siamreid.errors import ConfigError
+
+if TYPE_CHECKING:
+    from siamreid.retrieval.gallery import Gallery
 
 __all__ = [
     "BackendName",
@@ -28,12 +33,13 @@ __all__ = [
     "IndexKind",
     "IndexOptions",
     "Metric",
+    "RowStoreBackend",
     "SearchBackend",
     "TorchBackend",
     "create_backend",
 ]
 
-BackendName = Literal["torch", "faiss"]
+BackendName = Literal["torch", "faiss", "milvus"]
 IndexKind = Literal["flat", "ivf", "hnsw"]
 Metric = Literal["euclidean", "cosine"]
 
@@ -55,6 +61,10 @@ class IndexOptions:
         ef_search: HNSW: candidate list size while searching (raise it for recall).
         max_chunk_elements: torch: most query-gallery distances held in memory at once
             (the default, 2**25, is 128 MiB of float32).
+        uri: milvus: where the collection lives: ``None`` (a temporary embedded store), a
+            path ending in ``.db`` (an embedded store kept on disk) or ``http://host:19530``
+            (a Milvus server or cluster; its token, if any, in ``MILVUS_TOKEN``).
+        collection: milvus: the collection's name.
     """
 
     nlist: int | None = None
@@ -63,11 +73,27 @@ class IndexOptions:
     ef_construction: int = 80
     ef_search: int = 64
     max_chunk_elements: int = 2**25
+    uri: str | None = None
+    collection: str = "siamreid_gallery"
 
     def __post_init__(self) -> None:
+        if self.uri is not None and not (
+            isinstance(self.uri, str)
+            and (self.uri.endswith(".db") or self.uri.startswith(("http://", "https://")))
+        ):
+            raise ConfigError(
+                f"IndexOptions.uri={self.uri!r} is neither an embedded store (a path ending in "
+                "'.db') nor a Milvus server ('http://host:19530'); pass one of those, or None "
+                "for a temporary embedded store."
+            )
+        if not (isinstance(self.collection, str) and self.collection.isidentifier()):
+            raise ConfigError(
+                f"IndexOptions.collection must be letters, digits and underscores, not starting "
+                f"with a digit, got {self.collection!r}."
+            )
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is None and f.name == "nlist":
+            if f.name in ("uri", "collection") or (value is None and f.name == "nlist"):
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(
@@ -109,6 +135,21 @@ class SearchBackend(Protocol):
         ...
 
 
+@runtime_checkable
+class RowStoreBackend(Protocol):
+    """A backend that stores whole gallery rows (ids, cameras, paths) and filters by camera."""
+
+    def sync_rows(self, gallery: Gallery, start: int) -> None:
+        """Make the store hold exactly the gallery's rows; rows before ``start`` are stored."""
+        ...
+
+    def search(
+        self, queries: torch.Tensor, k: int, camids: Sequence[int] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """As :meth:`SearchBackend.search`, among rows of the cameras ``camids`` (all if None)."""
+        ...
+
+
 class TorchBackend:
     """Exact brute-force search: chunked matmul and top-k; ties go to the earlier gallery row.
 
@@ -131,21 +172,62 @@ class TorchBackend:
         self._sq_norms = torch.cat([b.pow(2).sum(dim=1) for b in blocks] or [torch.empty(0)])
 
     def search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Exact ``k`` nearest rows, ordered by (distance, row)."""
-        rows = max(1, self.options.max_chunk_elements // max(1, len(self._gallery)))
+        """Exact ``k`` nearest rows, ordered by (distance, row).
+
+        Distances are computed tile by tile (at most ``max_chunk_elements`` at once). A tile
+        takes the whole gallery when that leaves room for many queries; for large galleries it
+        takes at least :data:`QUERY_BLOCK` queries against a slice of the gallery, so that
+        each matmul is large enough to run near the machine's matmul speed, and the ``k`` best
+        of each slice are merged.
+        """
+        n, budget = len(self._gallery), self.options.max_chunk_elements
+        q_block = min(len(queries), max(1, budget // max(1, n)))
+        if q_block < min(len(queries), QUERY_BLOCK):
+            q_block = min(len(queries), QUERY_BLOCK, budget)
+        g_block = max(1, budget // max(1, q_block))
         dist_parts: list[torch.Tensor] = []
         index_parts: list[torch.Tensor] = []
-        for chunk in torch.split(queries, rows):
-            sq_dist = self._squared_distances(chunk)
-            values, indices = _stable_topk(sq_dist, k)
-            dist_parts.append(values.sqrt())
-            index_parts.append(indices)
+        for chunk in torch.split(queries, q_block):
+            q_sq_norms = chunk.pow(2).sum(dim=1, keepdim=True)
+            best: tuple[torch.Tensor, torch.Tensor] | None = None
+            for start in range(0, n, g_block):
+                sq_dist = self._squared_distances(chunk, q_sq_norms, start, start + g_block)
+                values, indices = _stable_topk(sq_dist, min(k, sq_dist.shape[1]))
+                best = _merge(best, values, indices.add_(start), k)
+            assert best is not None  # n >= k >= 1
+            dist_parts.append(best[0].sqrt())
+            index_parts.append(best[1])
         return torch.cat(dist_parts), torch.cat(index_parts)
 
-    def _squared_distances(self, queries: torch.Tensor) -> torch.Tensor:
-        sq_dist = torch.addmm(self._sq_norms, queries, self._gallery.T, alpha=-2.0)
-        sq_dist.add_(queries.pow(2).sum(dim=1, keepdim=True))
+    def _squared_distances(
+        self, queries: torch.Tensor, q_sq_norms: torch.Tensor, start: int, end: int
+    ) -> torch.Tensor:
+        gallery = self._gallery[start:end]
+        sq_dist = torch.addmm(self._sq_norms[start:end], queries, gallery.T, alpha=-2.0)
+        sq_dist.add_(q_sq_norms)
         return sq_dist.clamp_(min=0.0)  # rounding can push a zero distance slightly negative
+
+
+QUERY_BLOCK = 1024
+"""Fewest queries per distance tile of :class:`TorchBackend` when the gallery is sliced."""
+
+
+def _merge(
+    best: tuple[torch.Tensor, torch.Tensor] | None,
+    values: torch.Tensor,
+    indices: torch.Tensor,
+    k: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` best of ``best`` and a later gallery slice's candidates, by (value, row).
+
+    Both inputs are ordered by (value, row) and every row in ``indices`` comes after those in
+    ``best``, so a stable sort of the concatenation by value keeps ties in row order.
+    """
+    if best is None:
+        return values, indices
+    values, order = torch.cat([best[0], values], dim=1).sort(dim=1, stable=True)
+    indices = torch.cat([best[1], indices], dim=1).gather(1, order)
+    return values[:, :k], indices[:, :k]
 
 
 def _stable_topk(sq_dist: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -253,13 +335,14 @@ def create_backend(
     """A search backend by name.
 
     Args:
-        backend: ``"torch"`` (exact brute force, no extra dependency) or ``"faiss"``.
-        index: ``"flat"`` (exact), ``"ivf"`` or ``"hnsw"`` (approximate; faiss only).
+        backend: ``"torch"`` (exact brute force, no extra dependency), ``"faiss"`` or
+            ``"milvus"`` (a vector database, embedded or a server: ``options.uri``).
+        index: ``"flat"`` (exact), ``"ivf"`` or ``"hnsw"`` (approximate; faiss and milvus).
         options: Tuning knobs; defaults to :class:`IndexOptions()`.
 
     Raises:
         ConfigError: Unknown backend or index kind, or an approximate index with torch.
-        ImportError: ``backend="faiss"`` and faiss is not installed.
+        ImportError: The backend's library (faiss, pymilvus) is not installed.
 
     Example:
         >>> backend = create_backend("torch", "flat")
@@ -277,6 +360,10 @@ def create_backend(
                 "or index='flat' with backend='torch'."
             )
         return TorchBackend(options)
+    if backend == "milvus":
+        from siamreid.retrieval.vectordb import MilvusBackend
+
+        return MilvusBackend(index, options)
     return FaissBackend(index, options)
 
 
