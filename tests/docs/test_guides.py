@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import importlib
 import shutil
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,23 @@ def _training_run(root: Path, synthetic_root: Path, splits: ReidSplits) -> None:
     shutil.copy(splits.query[0].path, root / "people" / "query.jpg")
 
 
+def _mot_run(root: Path, synthetic_root: Path, splits: ReidSplits) -> None:
+    """``runs/mot``: a one-step training run for the tracking page to export."""
+    torch.manual_seed(0)
+    model = SiameseEmbedder("resnet18", 32, pretrained=False, input_size=(64, 32))
+    config = TrainerConfig(
+        epochs=1,
+        p=4,
+        k=2,
+        max_steps_per_epoch=1,
+        warmup_epochs=0,
+        losses=(LossTermConfig(kind="triplet"),),
+        out_dir=str(root / "runs" / "mot" / "train"),
+        progress=False,
+    )
+    Trainer(model, config).fit(splits.train)
+
+
 SETUPS: dict[str, Callable[[Path, Path, ReidSplits], None] | None] = {
     "guides/backbones.md": None,
     "guides/cross-domain.md": None,
@@ -80,6 +98,7 @@ SETUPS: dict[str, Callable[[Path, Path, ReidSplits], None] | None] = {
     "guides/datasets.md": lambda root, _, __: write_benchmark_copies(root),
     "guides/deployment.md": _training_run,
     "guides/evaluation.md": None,
+    "guides/tracking.md": _mot_run,
     "guides/triplet-formulations.md": None,
 }
 
@@ -184,3 +203,19 @@ def test_deployment_guide(run_page: Callable[[str], dict[str, Any]]) -> None:
     assert len(ns["index"]) == len(gallery)
     assert set(result.paths[0]) <= {str(p) for p in gallery}
     assert ns["known"].shape == (1,)
+
+
+@pytest.mark.slow
+def test_tracking_guide(run_page: Callable[[str], dict[str, Any]]) -> None:
+    ns = run_page("guides/tracking.md")
+    splits = ns["splits"]  # crops cut from the synthetic sequences the page wrote
+    assert splits.num_train_pids > 0
+    assert splits.query
+    assert Path("models/reid.onnx.metadata.json").is_file()  # BoxMOT's sidecar
+    rows = Path("results/SYN-03.txt").read_text().splitlines()
+    assert len(rows) == len(ns["results"]) > 0
+    assert all(len(row.split(",")) == 10 for row in rows)  # MOTChallenge results format
+    # most boxes of each person keep one track id (motion and appearance together)
+    kept = [Counter(ids).most_common(1)[0][1] / len(ids) for ids in ns["track_ids"].values()]
+    assert len(kept) >= 3
+    assert np.median(kept) > 0.5
