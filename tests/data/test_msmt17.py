@@ -170,7 +170,13 @@ def test_empty_list_raises(release: Path, list_name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "line", ["0000/0000_000_01_0303morning_0015_0.jpg", "0000/x.jpg 0 extra", "a.jpg -1"]
+    "line",
+    [
+        "0000/0000_000_01_0303morning_0015_0.jpg",
+        "0000/x.jpg 0 extra",
+        "a.jpg -1",
+        "0000/0000_000_01_0303morning_0015_0.jpg \u0663",  # a digit, but not an ASCII one
+    ],
 )
 def test_line_that_is_not_path_and_label_is_named(release: Path, line: str) -> None:
     with (release / "list_query.txt").open("a") as f:

@@ -194,7 +194,7 @@ def _read_list(list_path: Path, image_dir: Path) -> list[ReidSample]:
         if not line.strip():
             continue
         fields = line.split()
-        if len(fields) != 2 or not fields[1].isdigit():
+        if len(fields) != 2 or not (fields[1].isascii() and fields[1].isdigit()):
             raise DatasetLayoutError(
                 f"Line {number} of {str(list_path)!r} reads {line!r}; expected an image path and "
                 "an identity label, e.g. '0000/0000_000_01_0303morning_0015_0.jpg 0'. "
