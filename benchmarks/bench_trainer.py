@@ -16,6 +16,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -43,8 +44,22 @@ class BareModel(nn.Module):
         return feats, self.classifier(self.bn(feats))
 
 
-def bare_epoch(model: BareModel, loader: DataLoader, opt: torch.optim.Optimizer) -> int:
-    """One pass of the hand-written loop; returns the number of images trained on."""
+def bare_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    opt: torch.optim.Optimizer,
+    *,
+    device: torch.device | None = None,
+    precision: str = "fp32",
+    channels_last: bool = False,
+    on_step: Callable[[int], None] | None = None,
+) -> int:
+    """One pass of the hand-written loop; returns the number of images trained on.
+
+    ``device``, ``precision`` (``"fp32"`` or ``"bf16"`` autocast) and ``channels_last`` are what
+    a user would add for a GPU (``benchmarks/bench_gpu.py``); ``on_step(i)`` is called after
+    step ``i`` (for timers).
+    """
     distance = distances.LpDistance(normalize_embeddings=False)
     miner = miners.BatchHardMiner(distance=distance)
     triplet = losses.TripletMarginLoss(
@@ -53,13 +68,26 @@ def bare_epoch(model: BareModel, loader: DataLoader, opt: torch.optim.Optimizer)
     ce = nn.CrossEntropyLoss(label_smoothing=0.1)
     seen = 0
     model.train()
-    for images, pids, _ in loader:
-        feats, logits = model(images)
-        loss = triplet(feats, pids, miner(feats, pids)) + ce(logits, pids)
+    autocast = torch.autocast(
+        device_type=(device or torch.device("cpu")).type,
+        dtype=torch.bfloat16,
+        enabled=precision == "bf16",
+    )
+    for step, (images, pids, _) in enumerate(loader):
+        if device is not None:
+            images = images.to(device, non_blocking=True)
+            pids = pids.to(device, non_blocking=True)
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with autocast:
+            feats, logits = model(images)
+            loss = triplet(feats, pids, miner(feats, pids)) + ce(logits, pids)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         seen += len(pids)
+        if on_step is not None:
+            on_step(step)
     return seen
 
 
