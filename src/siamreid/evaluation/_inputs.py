@@ -9,6 +9,8 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from siamreid._checks import INT64_MAX, is_int
+
 __all__ = [
     "ArrayLike",
     "FloatArray",
@@ -62,6 +64,11 @@ def as_ids(
         raise ValueError(
             f"{name} has {arr.shape[0]} entries but {what}; pass one label per item, in order"
         )
+    if arr.size and arr.dtype.kind == "u" and int(arr.max()) > INT64_MAX:
+        raise ValueError(
+            f"{name} holds {int(arr.max())}, outside the int64 range labels are compared in; "
+            "map large labels into it"
+        )
     return arr.astype(np.int64, copy=False)
 
 
@@ -99,7 +106,7 @@ def as_features(x: ArrayLike, name: str) -> torch.Tensor:
 
 def check_chunk_size(chunk_size: int) -> None:
     """Raise ValueError unless ``chunk_size`` is a positive int."""
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+    if not is_int(chunk_size) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
 
 

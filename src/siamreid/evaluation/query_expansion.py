@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from siamreid._checks import is_int
 from siamreid.evaluation._inputs import (
     ArrayLike,
     as_feature_pair,
@@ -105,8 +106,9 @@ def query_expansion(
     check_chunk_size(chunk_size)
     query, gallery = as_feature_pair(query_feats, gallery_feats)
     feats = torch.cat([query, gallery.to(query.dtype)])
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= feats.shape[0]:
+    if not is_int(k) or not 1 <= k <= feats.shape[0]:
         raise ValueError(f"k must be an int within [1, {feats.shape[0]}] (all features), got {k!r}")
+    k = int(k)
     out = _expand(feats, k, float(alpha), chunk_size)
     q_out, g_out = out[: query.shape[0]], out[query.shape[0] :]
     if isinstance(query_feats, torch.Tensor):

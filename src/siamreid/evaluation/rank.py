@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from siamreid._checks import is_int
 from siamreid.evaluation._inputs import (
     ArrayLike,
     FloatArray,
@@ -143,8 +144,9 @@ class _Accumulator:
 
 
 def _check_max_rank(max_rank: int, num_gallery: int) -> int:
-    if isinstance(max_rank, bool) or not isinstance(max_rank, int) or max_rank < 1:
+    if not is_int(max_rank) or max_rank < 1:
         raise ValueError(f"max_rank must be a positive int, got {max_rank!r}")
+    max_rank = int(max_rank)
     if max_rank > num_gallery:
         warnings.warn(
             f"max_rank={max_rank} exceeds the {num_gallery} gallery items; using {num_gallery}",

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from siamreid._checks import is_int
 from siamreid.evaluation._features_knn import FeatureDistances, symmetric_neighbours
 from siamreid.evaluation._inputs import (
     ArrayLike,
@@ -30,7 +31,7 @@ __all__ = ["re_rank", "re_rank_features"]
 
 def _check_params(k1: int, k2: int, lambda_value: float, chunk_size: int) -> None:
     for name, value in (("k1", k1), ("k2", k2)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not is_int(value) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if not 0.0 <= lambda_value <= 1.0:
         raise ValueError(f"lambda_value must be within [0, 1], got {lambda_value!r}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import numpy as np
 import torch
+
+from siamreid._checks import int64_array
 
 __all__ = ["Gallery", "int_vector"]
 
@@ -53,8 +54,8 @@ class Gallery:
     ) -> None:
         """Add ``N`` rows; every argument is checked before anything changes."""
         n = len(embeddings)
-        id_vec = int_vector(ids, "ids", n)
-        cam_vec = None if camids is None else int_vector(camids, "camids", n)
+        id_vec = int_vector(ids, "ids", n, stored=True)
+        cam_vec = None if camids is None else int_vector(camids, "camids", n, stored=True)
         path_list = None if paths is None else [os.fspath(p) for p in paths]
         if path_list is not None and len(path_list) != n:
             raise ValueError(f"paths has {len(path_list)} entries for {n} embeddings.")
@@ -87,20 +88,27 @@ class Gallery:
         return removed
 
 
-def int_vector(values: object, name: str, length: int | None) -> torch.Tensor:
-    """``values`` as a 1-D int64 tensor of ``length`` entries, or a ValueError naming ``name``."""
-    array = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else values
-    array = np.asarray(array)
-    if array.ndim == 0:
-        array = array.reshape(1)
-    if array.size and not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"{name} must be integers, got dtype {array.dtype}.")
+def int_vector(
+    values: object, name: str, length: int | None, *, stored: bool = False
+) -> torch.Tensor:
+    """``values`` as a 1-D int64 tensor of ``length`` entries, or a ValueError naming ``name``.
+
+    Python and NumPy integers are accepted alike; values outside int64 are refused rather than
+    wrapped. With ``stored=True`` (ids and camera ids added to a gallery) ``-1`` is refused
+    too: it marks the empty slots of a :class:`~siamreid.retrieval.SearchResult`.
+    """
+    array = int64_array(values, name)
     if array.ndim != 1 or (length is not None and len(array) != length):
         raise ValueError(
             f"{name} must be a 1-D sequence of {length if length is not None else 'any number of'}"
             f" integers, got shape {array.shape}."
         )
-    return torch.from_numpy(array.astype(np.int64, copy=True))
+    if stored and bool((array == -1).any()):
+        raise ValueError(
+            f"{name} holds -1, which search results use for an empty slot (fewer matches than "
+            "k); give that entry another id."
+        )
+    return torch.from_numpy(array)
 
 
 def _check_same_columns(name: str, have: bool, given: bool, count: int) -> None:

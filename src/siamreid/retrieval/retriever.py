@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from siamreid._checks import is_int
 from siamreid.errors import ConfigError, IndexFormatError
 from siamreid.retrieval.backends import (
     METRICS,
@@ -264,8 +265,9 @@ class Retriever:
             >>> retriever.search(torch.eye(3)[1], k=1).ids.tolist()
             [[11]]
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        if not is_int(k) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}.")
+        k = int(k)
         query_emb = self._to_embeddings(queries, "queries", batch_size)
         k = min(k, len(self))
         if k == 0:
