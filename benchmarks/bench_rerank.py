@@ -1,21 +1,25 @@
-"""Market-1501-sized k-reciprocal re-ranking: siamreid against the dense reference algorithm.
+"""k-reciprocal re-ranking at three sizes: siamreid against the dense reference algorithm.
 
 Times, from the same synthetic features, ``re_rank_features`` (sparse, never N x N),
 ``re_rank`` (from the three dense distance matrices, their computation included) and a dense
 re-ranking written here the way the reference code shipped by torchreid and fast-reid does it
-(N x N arrays, a loop per item), each in its own process for a clean peak-memory figure;
-checks that the distances and Rank-1/mAP agree, and writes the ``rerank`` section of
-docs/benchmarks.md.
+(N x N arrays, a loop per item), each in its own process for a clean peak-memory figure, at
+1,000 x 4,000, 2,000 x 8,000 and Market-1501's 3,368 x 19,732. Rounds are interleaved (every
+method once per round, in a rotating order) so that the machine's load falls on all of them
+alike; the speed-up reported is the median over rounds of each round's ratio. Checks that the
+distances and Rank-1/mAP agree, and writes the ``rerank`` section of docs/benchmarks.md.
 
 Usage::
 
-    python benchmarks/bench_rerank.py           # ~2.5 minutes and ~11 GB (the reference)
-    python benchmarks/bench_rerank.py --quick   # a few seconds, small problem, writes nothing
+    python benchmarks/bench_rerank.py            # ~10 minutes idle, ~12 GB (the reference)
+    python benchmarks/bench_rerank.py --rounds 1 # one round per size
+    python benchmarks/bench_rerank.py --quick    # a few seconds, small problem, writes nothing
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -131,25 +135,73 @@ def child(method: str, folder: Path) -> None:
     emit(_measure(method, folder))
 
 
-def _row(method: str, r: dict[str, Any], ref: dict[str, Any], diff: float) -> list[str]:
-    peak = "n/a" if np.isnan(r["peak_mb"]) else f"{r['peak_mb']:.0f}"
-    return [
-        method,
-        f"{r['seconds']:.1f}",
-        f"{ref['seconds'] / r['seconds']:.1f}x",
-        f"{r['cpu']:.1f}",
-        f"{ref['cpu'] / r['cpu']:.1f}x",
-        peak,
-        f"{r['rank1']:.4f}",
-        f"{r['mAP']:.4f}",
-        f"{diff:.1e}",
-    ]
+SIZES = [(1000, 4000), (2000, 8000), (FULL["num_query"], FULL["num_gallery"])]
+
+
+def _sizes(num_query: int, num_gallery: int) -> dict[str, int]:
+    """Market-like sizes: identities in proportion to the gallery, as in Market-1501."""
+    ids = max(10, round(FULL["num_ids"] * num_gallery / FULL["num_gallery"]))
+    return {**FULL, "num_query": num_query, "num_gallery": num_gallery, "num_ids": ids}
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(values))
+
+
+def _run_size(sizes: dict[str, int], rounds: int, quick: bool) -> tuple[list[list[str]], str]:
+    """Every method ``rounds`` times, interleaved; table rows and the plain-ranking note."""
+    data = market_like(**sizes, noise=NOISE, seed=0)
+    methods = list(METHODS)
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
+    diffs: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        np.savez(folder / "data.npz", **data)  # type: ignore[arg-type]
+        for r in range(rounds):
+            for method in methods[r % len(methods) :] + methods[: r % len(methods)]:
+                if quick:
+                    result = {**_measure(method, folder), "peak_mb": float("nan")}
+                else:
+                    result = run_child([__file__, "--child", method, "--data", str(folder)])
+                runs[method].append(result)
+            outputs = [np.load(folder / f"{i}.npy") for i in range(len(methods))]
+            for method, out in zip(methods, outputs, strict=True):
+                diff = float(np.abs(out - outputs[-1]).max())
+                diffs[method] = max(diffs.get(method, 0.0), diff)
+    worst = max(diffs.values())
+    assert worst < 1e-5, f"re-ranked distances differ from the reference's by {worst}"
+    ref = runs["reference: dense re-ranking"]
+    rows = []
+    for method in methods:
+        mine = runs[method]
+        wall = [rf["seconds"] / m["seconds"] for rf, m in zip(ref, mine, strict=True)]
+        cpu = [rf["cpu"] / m["cpu"] for rf, m in zip(ref, mine, strict=True)]
+        peak = _median([m["peak_mb"] for m in mine])
+        rows.append(
+            [
+                f"{sizes['num_query']:,} x {sizes['num_gallery']:,}",
+                method,
+                f"{_median([m['seconds'] for m in mine]):.2f}",
+                f"{_median(wall):.1f}x ({min(wall):.1f}-{max(wall):.1f})",
+                f"{_median([m['cpu'] for m in mine]):.2f}",
+                f"{_median(cpu):.1f}x",
+                "n/a" if np.isnan(peak) else f"{peak:.0f}",
+                f"{mine[0]['rank1']:.4f}",
+                f"{mine[0]['mAP']:.4f}",
+                f"{diffs[method]:.1e}",
+            ]
+        )
+    plain = _metrics(squared_distances(data["q_feats"], data["g_feats"]), data)
+    note = f"{sizes['num_query']:,} x {sizes['num_gallery']:,}: Rank-1 {plain['rank1']:.4f}, "
+    note += f"mAP {plain['mAP']:.4f}"
+    return rows, note
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small problem, in-process, no doc")
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per size")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -158,46 +210,43 @@ def main() -> None:
         return
     import siamreid.evaluation  # noqa: F401  (in-process runs should not time the import)
 
-    sizes = QUICK if args.quick else FULL
-    data = market_like(**sizes, noise=NOISE, seed=0)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        np.savez(folder / "data.npz", **data)  # type: ignore[arg-type]
-        results = {}
-        for method in METHODS:
-            if args.quick:
-                results[method] = {**_measure(method, folder), "peak_mb": float("nan")}
-            else:
-                results[method] = run_child([__file__, "--child", method, "--data", str(folder)])
-        outputs = [np.load(folder / f"{i}.npy") for i in range(len(METHODS))]
-    plain = _metrics(squared_distances(data["q_feats"], data["g_feats"]), data)
-    ref = results["reference: dense re-ranking"]
-    rows = [
-        _row(m, r, ref, float(np.abs(out - outputs[-1]).max()))
-        for (m, r), out in zip(results.items(), outputs, strict=True)
-    ]
-    worst = max(float(np.abs(out - outputs[-1]).max()) for out in outputs)
-    assert worst < 1e-4, f"re-ranked distances differ from the reference's by {worst}"
-    headers = ["method", "wall s", "speed-up", "CPU s", "CPU ratio", "peak MB", "Rank-1", "mAP"]
-    headers.append("max abs diff")
-    table = markdown_table(headers, rows)
-    n = sizes["num_query"] + sizes["num_gallery"]
+    load = os.getloadavg()[0]
+    sizes = [QUICK] if args.quick else [_sizes(q, g) for q, g in SIZES]
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    for size in sizes:
+        size_rows, note = _run_size(size, 1 if args.quick else args.rounds, args.quick)
+        rows += size_rows
+        notes.append(note)
+        print(markdown_table(HEADERS, size_rows), flush=True)
+    rounds = 1 if args.quick else args.rounds
+    blas = (
+        f" OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']}."
+        if "OPENBLAS_CORETYPE" in os.environ
+        else " OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE not set (numpy's OpenBLAS picks its kernel)."
+    )
     body = (
         "## k-reciprocal re-ranking (`bench_rerank.py`)\n\n"
-        f"{sizes['num_query']} queries + {sizes['num_gallery']} gallery items (N = {n}), "
-        f"{sizes['dim']}-d features, {sizes['num_ids']} identities, k1=20, k2=6, lambda=0.3; "
-        "every method starts from the features (the dense ones compute the three squared "
-        "Euclidean distance matrices first). Max abs diff: largest difference of the re-ranked "
-        "distances from the reference's. Peak MB: above the child's post-import baseline. "
-        "The machine is shared (load at start below), so wall times vary from run to run; CPU "
-        "seconds (all threads) are steadier.\n\n"
-        f"{table}\n\nWithout re-ranking: Rank-1 {plain['rank1']:.4f}, mAP {plain['mAP']:.4f} "
-        "(these synthetic identity clusters are easy for re-ranking; what matters here is that "
-        "all three agree)."
+        f"Queries x gallery items, {FULL['dim']}-d features, identities in proportion to the "
+        "gallery (751 at Market-1501's size), k1=20, k2=6, lambda=0.3; every method starts "
+        "from the features (the dense ones compute the three squared Euclidean distance "
+        f"matrices first). {rounds} interleaved rounds per size, each method in its own "
+        "process with 2 threads; times are medians, speed-ups the median (and range) of each "
+        "round's ratio to the reference. Max abs diff: largest difference of the re-ranked "
+        "distances from the reference's over all rounds. Peak MB: above the child's "
+        f"post-import baseline. The machine is shared (load {load:.1f} at start);{blas} "
+        "CPU seconds count all threads.\n\n"
+        f"{markdown_table(HEADERS, rows)}\n\nWithout re-ranking: {'; '.join(notes)} (these "
+        "synthetic identity clusters are easy for re-ranking; what matters here is that all "
+        "three agree)."
     )
     print(body)
     if not (args.quick or args.no_write):
         print(f"\nwrote {write_section('rerank', body)}")
+
+
+HEADERS = ["size", "method", "wall s", "speed-up", "CPU s", "CPU ratio", "peak MB", "Rank-1"]
+HEADERS += ["mAP", "max abs diff"]
 
 
 if __name__ == "__main__":
