@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from siamreid.data import DataConfig, apply_bad_image_policy
+from siamreid.data.datasets import unreadable_images
 from siamreid.data.market1501 import Market1501
 from siamreid.data.samples import ReidSplits
 from siamreid.data.synthetic import make_synthetic_market
@@ -127,3 +128,13 @@ def test_a_fresh_synthetic_copy_is_clean(tmp_path: Path) -> None:
     root = make_synthetic_market(tmp_path, num_train_ids=2, num_test_ids=2, seed=1)
     splits = Market1501(root).load()
     assert apply_bad_image_policy(splits, "skip") == splits
+
+
+def test_unreadable_images_lists_exactly_the_bad_files(
+    broken: tuple[ReidSplits, list[Path]],
+) -> None:
+    splits, bad = broken
+    paths = [s.path for s in (*splits.train, *splits.query, *splits.gallery)]
+    found = unreadable_images([*paths, *bad], workers=2)  # duplicates are decoded once
+    assert sorted(found) == sorted(bad)
+    assert all(str(path) in reason for path, reason in found.items())

@@ -27,6 +27,7 @@ __all__ = [
     "TripletDataset",
     "apply_bad_image_policy",
     "readable_samples",
+    "unreadable_images",
 ]
 
 logger = logging.getLogger(__name__)
@@ -194,28 +195,41 @@ class TripletDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor, int
         return images[0], images[1], images[2], self.samples[a].pid, self.samples[n].pid
 
 
-def readable_samples(
-    samples: Sequence[ReidSample], *, workers: int | None = None
-) -> tuple[list[ReidSample], list[tuple[Path, str]]]:
-    """Decode every image of ``samples`` once; keep the readable ones.
+def unreadable_images(
+    paths: Sequence[str | os.PathLike[str]], *, workers: int | None = None
+) -> dict[Path, str]:
+    """Decode every image in ``paths`` once; the unreadable ones, each with the reason.
 
     Args:
-        samples: The samples to check, in order.
+        paths: Image files (duplicates are decoded once).
         workers: Decoding threads (Pillow releases the GIL); ``None``: the usable cores, at
             most 8.
 
-    Returns:
-        The readable samples (in order) and ``(path, reason)`` for each unreadable one.
+    Example:
+        >>> bad = unreadable_images(paths)  # doctest: +SKIP
+        >>> kept = [p for p in paths if Path(p) not in bad]  # doctest: +SKIP
     """
-    paths = sorted({s.path for s in samples})
+    unique = sorted({Path(p) for p in paths})
     if workers is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         workers = min(8, cores or 1)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        reasons = dict(zip(paths, pool.map(_unreadable_reason, paths), strict=True))
-    bad = [(path, reason) for path, reason in reasons.items() if reason is not None]
-    kept = [s for s in samples if reasons[s.path] is None]
-    return kept, bad
+        reasons = pool.map(_unreadable_reason, unique)
+        return {path: reason for path, reason in zip(unique, reasons, strict=True) if reason}
+
+
+def readable_samples(
+    samples: Sequence[ReidSample], *, workers: int | None = None
+) -> tuple[list[ReidSample], list[tuple[Path, str]]]:
+    """The samples whose image decodes (in order), and ``(path, reason)`` for the others.
+
+    Args:
+        samples: The samples to check.
+        workers: Decoding threads, as for :func:`unreadable_images`.
+    """
+    bad = unreadable_images([s.path for s in samples], workers=workers)
+    kept = [s for s in samples if Path(s.path) not in bad]
+    return kept, sorted(bad.items())
 
 
 def _unreadable_reason(path: Path) -> str | None:
