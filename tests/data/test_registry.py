@@ -130,6 +130,7 @@ def test_several_datasets_train_together_and_test_apart(
     assert data.train.num_train_pids == 2 * synthetic_splits.num_train_pids
     assert list(data.tests) == ["copy", "market1501"]
     assert data.tests["market1501"] == synthetic_splits  # test sets keep their own ids
+    assert data.tests["copy"].name == "copy"  # so that its summary says which one it is
     assert load_splits(DataConfig(train=(market, copy))).train == data.train.train
 
 

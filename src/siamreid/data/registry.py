@@ -237,7 +237,8 @@ class TrainTestSplits:
 
     Attributes:
         train: The training datasets combined (their query/gallery too), named after them.
-        tests: Each test dataset by its label (:attr:`DatasetSource.label`), in recipe order.
+        tests: Each test dataset by its label (:attr:`DatasetSource.label`), in recipe order;
+            a source with a ``name`` gives its splits that name.
     """
 
     train: ReidSplits
@@ -261,8 +262,13 @@ def load_train_test(config: DataConfig) -> TrainTestSplits:
         return loaded[key]
 
     train = _combined(config.train_sources, load)
-    tests = {s.label: load(s) for s in config.test_sources}
+    tests = {s.label: _named(load(s), s) for s in config.test_sources}
     return TrainTestSplits(train, MappingProxyType(tests))
+
+
+def _named(splits: ReidSplits, source: DatasetSource) -> ReidSplits:
+    """``splits`` under the source's own name, when it has one (its summary then says which)."""
+    return replace(splits, name=source.name) if source.name else splits
 
 
 def _combined(
