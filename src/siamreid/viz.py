@@ -130,6 +130,8 @@ def _metric_axes(ax: Any, history: History, names: Sequence[str]) -> None:
 
 def _history_figure(history: History, metrics: Sequence[str]) -> Figure:
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     terms = _loss_terms(history)
     panels = max(len(terms), 1) + 1
     fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.8), squeeze=False)
@@ -138,6 +140,8 @@ def _history_figure(history: History, metrics: Sequence[str]) -> Figure:
     if not terms:
         _total_axes(axes[0, 0], history)
     _metric_axes(axes[0, -1], history, metrics)
+    for ax in axes[0]:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     return fig  # type: ignore[no-any-return]
 
@@ -333,7 +337,7 @@ def plot_activation_maps(
     maps = activation_maps(model, paths).numpy()
     height, width = model.config.input_size
     colours = plt.get_cmap("jet")
-    fig, axes = plt.subplots(2, len(paths), figsize=(1.2 * len(paths), 4.4), squeeze=False)
+    fig, axes = plt.subplots(2, len(paths), figsize=(1.7 * len(paths), 4.6), squeeze=False)
     for col, (image_path, energy) in enumerate(zip(paths, maps, strict=True)):
         crop = load_image(image_path).convert("RGB").resize((width, height))
         pixels = np.asarray(crop, dtype=np.float32) / 255.0
@@ -343,7 +347,7 @@ def plot_activation_maps(
             ax.imshow(np.clip(picture, 0.0, 1.0))
             ax.set_xticks([])
             ax.set_yticks([])
-        axes[0, col].set_title(Path(image_path).name, fontsize=6)
+        axes[0, col].set_title(Path(image_path).name, fontsize=5)
     axes[1, 0].set_ylabel("activation", fontsize=7)
     fig.tight_layout()
     return _save(fig, path)
