@@ -194,8 +194,12 @@ class _GalleryColumns:
         self.by_col = entries[np.argsort(v.indices[entries], kind="stable")]
         self.col_ptr = np.searchsorted(v.indices[self.by_col], np.arange(v.indptr.size))
 
-    def overlap(self, start: int, stop: int) -> F64:
-        """``sum_c min(V[q, c], V[Q + g, c])`` for queries ``start:stop`` and every ``g``."""
+    def overlap(self, start: int, stop: int) -> tuple[I64, F64]:
+        """The terms of ``sum_c min(V[q, c], V[Q + g, c])`` for queries ``start:stop``.
+
+        Returns the flat position ``(q - start) * num_gallery + g`` of each term (positions
+        repeat: one per shared column) and its value.
+        """
         v, num_query = self.v, self.num_query
         q_entries = np.arange(v.indptr[start], v.indptr[stop])
         cols = v.indices[q_entries]
@@ -205,8 +209,7 @@ class _GalleryColumns:
         num_g = v.indptr.size - 1 - num_query
         flat = np.repeat(self.entry_row[q_entries] - start, counts) * num_g
         flat += self.entry_row[partner] - num_query
-        sums = np.bincount(flat, weights=mins, minlength=(stop - start) * num_g)
-        return np.asarray(sums, dtype=np.float64).reshape(-1, num_g)
+        return flat, mins
 
 
 def k_reciprocal_rerank(
@@ -236,10 +239,14 @@ def k_reciprocal_rerank(
     gallery = _GalleryColumns(v, q)
     final *= lambda_value  # + (1 - lambda) * jaccard, where jaccard = 1 - m / (2 - m) ...
     final += 1 - lambda_value  # ... is 1 wherever the overlap m is 0, i.e. almost everywhere
-    for start in range(0, q, chunk_size):
+    rows = torch.from_numpy(final).view(q, -1)  # shares memory with final
+    sums = torch.zeros(min(chunk_size, q) * rows.shape[1], dtype=torch.float64)
+    for start in range(0, q, chunk_size):  # sums only where terms land, no dense scan
         stop = min(start + chunk_size, q)
-        overlap = gallery.overlap(start, stop).ravel()
-        hit = np.flatnonzero(overlap)
-        m = overlap[hit]
-        final[start:stop].ravel()[hit] -= ((1 - lambda_value) * m / (2.0 - m)).astype(np.float32)
+        flat, terms = (torch.from_numpy(a) for a in gallery.overlap(start, stop))
+        sums.index_add_(0, flat, terms)
+        m = sums[flat]  # repeated positions read (and below, write) the same value
+        sums[flat] = 0.0
+        chunk = rows[start:stop].view(-1)
+        chunk[flat] = chunk[flat] - ((1 - lambda_value) * m / (2.0 - m)).to(torch.float32)
     return final
