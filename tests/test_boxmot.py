@@ -4,6 +4,9 @@ BoxMOT feeds every ONNX re-id model BGR crops turned RGB, resized (bilinear) to 
 H x W, scaled to [0, 1] and normalised with ImageNet mean/std. Its features must equal
 ``SiameseEmbedder.embed`` on the same crops, also for a backbone trained with other statistics
 (timm's ``test_vit``: mean/std 0.5), whose export folds the difference into the graph.
+
+``siamreid[boxmot]`` (in ``all``) installs BoxMOT on Python 3.11+; on 3.10 these tests skip,
+since BoxMOT 25's ONNX backend needs onnxruntime 1.24.3, which has no Python 3.10 wheels.
 """
 
 from __future__ import annotations
