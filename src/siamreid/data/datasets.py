@@ -48,6 +48,9 @@ class ReidImageDataset(Dataset[tuple[torch.Tensor, int, int]]):
             ``"skip"``: it is logged once and replaced by the next readable sample of the same
             identity (in ``samples`` order, wrapping around), or failing that by the next
             readable sample, so batches keep their size and, where possible, their labels.
+            The replacement is fine for training but would score another image under the
+            missing one's label in evaluation: to leave files out of query and gallery, use
+            :func:`apply_bad_image_policy` on the splits instead.
 
     Attributes:
         num_skipped: Distinct unreadable files met *by this process*. DataLoader workers hold
