@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/siamreid demo --out runs/demo
+	$(BIN)/siamreid demo --out runs/demo --overwrite
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks

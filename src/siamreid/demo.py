@@ -64,6 +64,7 @@ def run_demo(
     out_dir: str | os.PathLike[str] = "runs/demo",
     recipe: Recipe | None = None,
     *,
+    overwrite: bool = False,
     echo: Callable[[str], Any] = print,
 ) -> dict[str, Any]:
     """Run the demo and write ``metrics.json``, ``losses.png`` and ``ranked.png`` to ``out_dir``.
@@ -72,4 +73,4 @@ def run_demo(
         >>> report = run_demo("runs/demo")  # doctest: +SKIP
         >>> report["after"]["mAP"] - report["before"]["mAP"]  # doctest: +SKIP
     """
-    return run_recipe(recipe or demo_recipe(out_dir), out_dir, echo=echo)
+    return run_recipe(recipe or demo_recipe(out_dir), out_dir, overwrite=overwrite, echo=echo)

@@ -17,15 +17,50 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from siamreid._io import writer_lock
 from siamreid.data.config import load_splits
+from siamreid.data.samples import ReidSplits
+from siamreid.errors import ConfigError, PretrainedWeightsError, RunFolderError
 from siamreid.models.embedder import SiameseEmbedder
 from siamreid.report import rank_gallery, write_report
+from siamreid.run_folder import (
+    RECIPE_FILE,
+    check_resume,
+    check_run_folder,
+    clear_run_folder,
+)
+from siamreid.training.device import select_device
 from siamreid.training.distributed import DistContext
+from siamreid.training.loaders import seeded_rng
 from siamreid.training.recipe import Recipe, save_recipe
 from siamreid.training.trainer import Trainer
 from siamreid.training.validation import ValidationResult, validate
 
-__all__ = ["run_recipe"]
+__all__ = ["build_model", "run_recipe"]
+
+
+def build_model(recipe: Recipe) -> SiameseEmbedder:
+    """The recipe's model, initialised under ``trainer.seed``: same seed, same initial weights.
+
+    The global RNG is left as it was (the seed is applied in a restored scope).
+
+    Raises:
+        PretrainedWeightsError: Pretrained weights cannot be had; the message names the recipe
+            fields that fix it.
+    """
+    try:
+        with seeded_rng(recipe.trainer.seed):
+            return SiameseEmbedder.from_config(recipe.model)
+    except PretrainedWeightsError as err:  # say the way out in the recipe's own terms
+        model = recipe.model
+        if model.weights is not None:
+            raise PretrainedWeightsError(f"model.weights {model.weights!r}: {err}") from err
+        raise PretrainedWeightsError(
+            f"Cannot get the pretrained weights of model.backbone {model.backbone!r}: the Hugging "
+            "Face hub is not reachable and they are not in the local cache. Set "
+            "model.weights=PATH (a local ImageNet checkpoint: .safetensors, .pth or .bin) or "
+            "model.pretrained=false, in the recipe or on the command line."
+        ) from err
 
 
 def run_recipe(
@@ -33,40 +68,106 @@ def run_recipe(
     out_dir: str | os.PathLike[str],
     *,
     resume: bool = False,
+    overwrite: bool = False,
     echo: Callable[[str], Any] = print,
 ) -> dict[str, Any]:
     """Train and evaluate ``recipe``, writing every output under ``out_dir``.
+
+    The whole recipe is checked before any data is read: a folder that holds a run is refused
+    unless ``resume`` (same recipe) or ``overwrite`` (the folder is emptied first), and a refused
+    run changes no file. The model is initialised under ``trainer.seed``, so the same recipe
+    and seed give bit-identical weights, also across an interrupted and resumed run.
 
     Args:
         recipe: Model, data and trainer settings.
         out_dir: Run folder.
         resume: Continue from the last complete checkpoint in ``out_dir/train``.
+        overwrite: Empty ``out_dir`` and start again when it holds a run.
         echo: Where progress lines go.
 
     Returns:
         The content of ``metrics.json`` (``before``/``after`` metrics, times); an empty dict on
         the other ranks of a ``torchrun`` group.
+
+    Raises:
+        RunFolderError: ``out_dir`` holds a run (and neither flag is set), holds files of no
+            run, or the run cannot be resumed with this recipe.
+        ConfigError: The device does not exist here, or the dataset folder is missing.
     """
     out = Path(out_dir)
     start = time.perf_counter()
     dist = DistContext.from_env()
     if not dist.is_main:
-        dist.barrier()  # rank 0 loads first: it may be generating the synthetic dataset
-    splits = load_splits(recipe.data)
-    if dist.is_main:
-        dist.barrier()
+        dist.barrier()  # rank 0 checks the folder and loads first (it may generate data)
+        splits = load_splits(recipe.data)
+        resolved = _resolved(recipe, splits, out, resume)
+        Trainer(build_model(resolved), resolved.trainer, dist=dist).fit(splits.train, splits)
+        return {}
+    with writer_lock(out, what="run folder", error=RunFolderError):
+        splits, resolved = _prepare(recipe, out, resume=resume, overwrite=overwrite, dist=dist)
         echo(splits.summary())
+        report = _train_and_report(resolved, splits, out, dist, echo)
+    report["total_seconds"] = time.perf_counter() - start
+    echo(
+        f"wrote {out / 'metrics.json'}, losses.png and ranked.png "
+        f"({report['total_seconds']:.0f} s in all)"
+    )
+    return report
+
+
+def _prepare(
+    recipe: Recipe, out: Path, *, resume: bool, overwrite: bool, dist: DistContext
+) -> tuple[ReidSplits, Recipe]:
+    """Check everything, then (and only then) clear, load the data and write the recipe."""
+    check_run_folder(out, resume=resume, overwrite=overwrite)
+    _check_recipe(recipe)
+    stored = check_resume(out, recipe) if resume else None
+    if overwrite:
+        clear_run_folder(out)
+    if stored is None:  # mark the folder as a run before data generation can fill it
+        save_recipe(
+            replace(recipe, trainer=replace(recipe.trainer, resume=resume)), out / RECIPE_FILE
+        )
+    try:
+        splits = load_splits(recipe.data)
+    finally:
+        dist.barrier()  # the other ranks load now
+    resolved = _resolved(recipe, splits, out, resume)
+    if stored is None or resolved.to_dict() != stored.to_dict():
+        save_recipe(resolved, out / RECIPE_FILE)  # sized classifier; a resume may add epochs
+    return splits, resolved
+
+
+def _check_recipe(recipe: Recipe) -> None:
+    """What the dataclasses cannot check alone: the device and the dataset folder exist."""
+    select_device(recipe.trainer.device)
+    data = recipe.data
+    if data.dataset != "synthetic" and not Path(data.root).exists():
+        raise ConfigError(
+            f"data.root {data.root!r} does not exist (dataset {data.dataset!r}); nothing was "
+            "read or written. Pass data.root=PATH of the dataset folder."
+        )
+
+
+def _resolved(recipe: Recipe, splits: ReidSplits, out: Path, resume: bool) -> Recipe:
+    """The recipe as run: the classifier sized to the data, the trainer writing into out/train."""
     model_cfg = recipe.model
     if model_cfg.num_classes == 0 and any(t.kind == "id" for t in recipe.trainer.losses):
         model_cfg = replace(model_cfg, num_classes=splits.num_train_pids)
     trainer_cfg = replace(recipe.trainer, out_dir=str(out / "train"), resume=resume)
-    resolved = replace(recipe, model=model_cfg, trainer=trainer_cfg)
-    model = SiameseEmbedder.from_config(model_cfg)
+    return replace(recipe, model=model_cfg, trainer=trainer_cfg)
+
+
+def _train_and_report(
+    resolved: Recipe,
+    splits: ReidSplits,
+    out: Path,
+    dist: DistContext,
+    echo: Callable[[str], Any],
+) -> dict[str, Any]:
+    model_cfg, trainer_cfg = resolved.model, resolved.trainer
+    model = build_model(resolved)
     trainer = Trainer(model, trainer_cfg, dist=dist)
-    if not dist.is_main:
-        trainer.fit(splits.train, splits)  # validation, reports and files are rank 0's
-        return {}
-    save_recipe(resolved, out / "recipe.yaml")
 
     def evaluate() -> ValidationResult:  # the same call before and after training
         return validate(
@@ -105,9 +206,4 @@ def run_recipe(
         extra={"backbone": model_cfg.backbone, "input_size": list(model_cfg.input_size)},
     )
     model.save_pretrained(out / "model")
-    report["total_seconds"] = time.perf_counter() - start
-    echo(
-        f"wrote {out / 'metrics.json'}, losses.png and ranked.png "
-        f"({report['total_seconds']:.0f} s in all)"
-    )
     return report

@@ -19,6 +19,7 @@ from siamreid.data.samples import ReidSample
 from siamreid.errors import DatasetLayoutError
 from siamreid.models.embedder import SiameseEmbedder
 from siamreid.models.serialization import load_pretrained
+from siamreid.training.device import select_device
 
 __all__ = [
     "Identities",
@@ -27,6 +28,7 @@ __all__ = [
     "identities",
     "list_images",
     "load_model",
+    "printable",
 ]
 
 CHECKPOINT_HELP = (
@@ -58,10 +60,16 @@ def add_embedding_options(parser: argparse.ArgumentParser, *, flip: bool = True)
 
 
 def load_model(source: str, device: str | None) -> SiameseEmbedder:
-    """The saved model at ``source``, moved to ``device`` (CUDA when present by default)."""
+    """The saved model at ``source``, on ``device`` (by default CUDA, MPS or CPU, as training)."""
     model = load_pretrained(source)
-    chosen = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return model.to(torch.device(chosen))
+    return model.to(select_device(device, what="--device"))
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, so a stored name cannot drive the terminal."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
 
 
 def list_images(source: str | os.PathLike[str], what: str) -> list[Path]:

@@ -20,11 +20,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--backbone", default="resnet18", help="timm model name")
     parser.add_argument("--epochs", type=int, default=12, help="training epochs")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start again when --out holds a run (the folder is emptied first)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo."""
     recipe = demo_recipe(args.out, backbone=args.backbone, epochs=args.epochs, seed=args.seed)
-    run_demo(args.out, recipe)
+    run_demo(args.out, recipe, overwrite=args.overwrite)
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,7 @@ from siamreid.cli._common import (
     list_images,
     load_model,
 )
-from siamreid.models.serialization import save_pretrained
 from siamreid.retrieval import Retriever
-
-MODEL_FOLDER = "model"
-NAMES_FILE = "names.json"
 
 
 def register(subparsers: Any) -> None:
@@ -34,10 +29,10 @@ def register(subparsers: Any) -> None:
         "build",
         help="embed a gallery folder into an index",
         description="Embed every image below GALLERY and save a retrieval index in OUT, with "
-        "a copy of the model (OUT/model) so that 'siamreid search --index OUT' needs nothing "
-        "else. Identities come from Market-1501 file names (0002_c1s1_000451_03.jpg: person "
-        "2, camera 1; junk '-1_...' files are skipped) or from sub-folders (GALLERY/<person>/"
-        "*.jpg; non-numeric folder names are numbered and listed in OUT/names.json).",
+        "a copy of the model, so that 'siamreid search --index OUT' needs nothing else. "
+        "Identities come from Market-1501 file names (0002_c1s1_000451_03.jpg: person 2, "
+        "camera 1; junk '-1_...' files are skipped) or from sub-folders (GALLERY/<person>/"
+        "*.jpg; non-numeric folder names are numbered, and the names kept in the index).",
     )
     build.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     build.add_argument("gallery", metavar="GALLERY", help="folder of gallery images")
@@ -68,15 +63,13 @@ def run_build(args: argparse.Namespace) -> int:
         backend=args.backend,
         index=args.index_type,
         metric="cosine" if model.config.normalize else "euclidean",
+        names=people.names,
     )
     embeddings = embed_paths(
         model, people.paths, batch_size=args.batch_size, workers=args.workers, desc="gallery"
     )
     retriever.add(embeddings, ids=people.ids, camids=people.camids, paths=people.paths)
-    out = retriever.save(args.out)
-    save_pretrained(model, out / MODEL_FOLDER)
-    if people.names:
-        (out / NAMES_FILE).write_text(json.dumps(people.names, indent=2), encoding="utf-8")
+    out = retriever.save(args.out)  # the bundle: embeddings, names and a copy of the model
     junk = f", {people.skipped} junk images skipped" if people.skipped else ""
     print(
         f"indexed {len(retriever)} images of {len(set(people.ids))} people{junk}; "

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from siamreid._version import __version__
 from siamreid.errors import SiamreidError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "one_line"]
 
 # Each module defines register(subparsers) which adds its parser with set_defaults(run=...).
 COMMANDS: tuple[str, ...] = (
@@ -56,8 +56,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("siamreid: interrupted.", file=sys.stderr)
         return 130
-    except (SiamreidError, ValueError, OSError, ImportError) as err:
+    except Exception as err:  # every failure is one line; the traceback only with --debug
         if args.debug:
             traceback.print_exc()
-        print(f"siamreid {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        print(f"siamreid {args.command}: error: {one_line(err)}", file=sys.stderr)
+        return 2 if isinstance(err, (SiamreidError, ValueError, OSError, ImportError)) else 1
+
+
+def one_line(err: BaseException) -> str:
+    """The message of ``err`` on one line.
+
+    An error raised in a DataLoader worker arrives with the worker's whole traceback in its
+    message; its last line is the original error. Errors that are not siamreid's own are
+    prefixed with their type (unless they are bad-input errors: ``ValueError``, ``OSError``) and
+    point at ``--debug``.
+    """
+    text = str(err).strip()
+    if "Original Traceback" in text:
+        text = text.splitlines()[-1].strip()
+        name, sep, rest = text.partition(": ")
+        if sep and "." in name and " " not in name:
+            text = rest if name.startswith("siamreid.") else f"{name.rsplit('.', 1)[-1]}: {rest}"
+        return f"{text} (raised while loading data)"
+    text = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    if isinstance(err, (SiamreidError, ValueError, OSError, ImportError)):
+        return text
+    kind = type(err).__name__
+    return f"{kind}: {text or 'no message'} (run with --debug for the traceback)"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
+import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -15,9 +16,10 @@ from siamreid.cli._common import (
     identities,
     list_images,
     load_model,
+    printable,
 )
-from siamreid.cli.index import MODEL_FOLDER, NAMES_FILE
-from siamreid.errors import ConfigError
+from siamreid.errors import ConfigError, IndexFormatError
+from siamreid.models.embedder import SiameseEmbedder
 from siamreid.retrieval import Retriever, SearchResult
 
 _HEADER = f"  {'rank':>4}  {'person':<12} {'camera':>6}  {'distance':>8}  path"
@@ -39,6 +41,11 @@ def register(subparsers: Any) -> None:
         "--checkpoint", help="model to embed queries with (default: the index's own copy)"
     )
     parser.add_argument(
+        "--allow-other-model",
+        action="store_true",
+        help="accept a --checkpoint whose weights differ from the model that built the index",
+    )
+    parser.add_argument(
         "--plot",
         metavar="PNG",
         help="draw the first queries and their matches, green where the person is the "
@@ -53,10 +60,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the index and its model, search, print (and plot)."""
-    index = Path(args.index)
-    model = load_model(args.checkpoint or str(index / MODEL_FOLDER), args.device)
-    retriever = Retriever.load(index, embedder=model)
-    names = _names(index)
+    retriever, model = _load(args)
+    names = retriever.names
     root = Path(args.query)
     paths = list_images(root, "QUERY")
     drawn = paths[: max(args.plot_queries, 0)] if args.plot else []
@@ -74,24 +79,35 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _names(index: Path) -> dict[int, str] | None:
-    path = index / NAMES_FILE
-    if not path.is_file():
-        return None
-    return {int(k): str(v) for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
+def _load(args: argparse.Namespace) -> tuple[Retriever, SiameseEmbedder]:
+    """The index, with the model given by --checkpoint or else the index's own copy."""
+    index = Path(args.index)
+    if args.checkpoint:
+        model = load_model(args.checkpoint, args.device)
+        retriever = Retriever.load(index, embedder=model, allow_other_model=args.allow_other_model)
+        return retriever, model
+    retriever = Retriever.load(
+        index, load_model=lambda folder: load_model(str(folder), args.device)
+    )
+    if retriever.embedder is None:
+        raise IndexFormatError(
+            f"Index {str(index)!r} holds no copy of the model that built it; pass the model "
+            "with --checkpoint."
+        )
+    return retriever, cast(SiameseEmbedder, retriever.embedder)
 
 
 def _table(query: Path, result: SearchResult, row: int, names: dict[int, str] | None) -> str:
     lines = [
-        f"query {query}",
+        f"query {printable(str(query))}",
         f"  {'rank':>4}  {'person':<12} {'camera':>6}  {'distance':>8}  path",
     ]
     camids = result.camids
     for col in range(result.k):
         pid = int(result.ids[row, col])
-        person = names.get(pid, str(pid)) if names else str(pid)
+        person = printable(names.get(pid, str(pid)) if names else str(pid))
         camera = "-" if camids is None else f"c{int(camids[row, col]) + 1}"
-        path = result.paths[row][col] if result.paths else "-"
+        path = printable(result.paths[row][col]) if result.paths else "-"
         lines.append(
             f"  {col + 1:>4}  {person:<12} {camera:>6}  {float(result.distances[row, col]):8.4f}"
             f"  {path}"
@@ -107,8 +123,25 @@ def _plot(target: str, paths: list[Path], ids: list[int], result: SearchResult, 
     if len(ids) != len(paths):
         raise ConfigError("--plot needs an identity for every drawn query; junk files have none.")
     count = len(paths)
+    for row in result.paths[:count]:
+        for path in row:
+            _check_regular(path, index)
     correct = result.ids[:count].numpy() == np.asarray(ids)[:, None]
     plot_ranked_matches(
         paths, result.paths[:count], correct, target, distances=result.distances[:count].numpy()
     )
     print(f"wrote {target}")
+
+
+def _check_regular(path: str, index: str) -> None:
+    """--plot opens gallery images only when they are regular files (not devices, fifos...)."""
+    try:
+        regular = path != "" and stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        regular = False
+    if path and not regular:
+        raise ConfigError(
+            f"--plot: gallery image {printable(path)!r} of index {index!r} is not a readable "
+            "regular file (moved or deleted?); keep the images beside the index or search "
+            "without --plot."
+        )

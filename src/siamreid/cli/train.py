@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from siamreid.pipeline import run_recipe
+from siamreid.run_folder import RECIPE_FILE
 from siamreid.training.recipe import load_recipe
 
 
@@ -19,10 +21,19 @@ def register(subparsers: Any) -> None:
         "model.backbone=resnet50 data.root=/data/market. Several processes: torchrun "
         "--nproc_per_node=N -m siamreid train --config ...",
     )
-    parser.add_argument("--config", help="recipe file (YAML or JSON); see configs/")
+    parser.add_argument(
+        "--config",
+        help="recipe file (YAML or JSON); see configs/. With --resume and no --config, the run's "
+        "own recipe.yaml",
+    )
     parser.add_argument("--out", default="runs/train", help="run folder (default: runs/train)")
     parser.add_argument(
-        "--resume", action="store_true", help="continue from the last complete checkpoint"
+        "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start again when --out holds a run (the folder is emptied first)",
     )
     parser.add_argument(
         "overrides", nargs="*", metavar="SECTION.FIELD=VALUE", help="override recipe fields"
@@ -32,6 +43,10 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the recipe, then train and evaluate it."""
-    recipe = load_recipe(args.config, args.overrides)
-    run_recipe(recipe, args.out, resume=args.resume)
+    config = args.config
+    stored = Path(args.out) / RECIPE_FILE
+    if config is None and args.resume and stored.is_file():
+        config = stored
+    recipe = load_recipe(config, args.overrides)
+    run_recipe(recipe, args.out, resume=args.resume, overwrite=args.overwrite)
     return 0

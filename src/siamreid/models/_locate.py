@@ -15,7 +15,7 @@ from typing import Any
 
 from siamreid._version import __version__
 from siamreid.errors import CheckpointError, ConfigError
-from siamreid.models.backbones import BackboneDataConfig
+from siamreid.models.backbones import BackboneDataConfig, hub_reachable
 from siamreid.models.embedder import ModelConfig
 
 __all__ = [
@@ -111,6 +111,14 @@ def _latest(pointer: Path) -> Path:
 def _download(repo_id: str) -> Path:
     hub = hub_module()
     from huggingface_hub.errors import EntryNotFoundError
+
+    cached = [hub.try_to_load_from_cache(repo_id, f) for f in (CONFIG_FILE, WEIGHTS_FILE)]
+    if not all(isinstance(c, str) for c in cached) and not hub_reachable():
+        raise CheckpointError(
+            f"Cannot download 'hf-hub:{repo_id}': the Hugging Face hub is not reachable and the "
+            "model is not in the local cache. Download the folder on a connected machine and "
+            "pass its path instead (load_pretrained(PATH), --checkpoint PATH)."
+        )
 
     paths = []
     for filename in (CONFIG_FILE, WEIGHTS_FILE):

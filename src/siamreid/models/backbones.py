@@ -58,7 +58,7 @@ def _check_name(name: str) -> None:
     )
 
 
-def _hub_reachable() -> bool:
+def hub_reachable() -> bool:
     """Whether the Hugging Face hub answers a TCP connection within a few seconds."""
     from huggingface_hub import constants
 
@@ -76,8 +76,11 @@ def _weights_cached(name: str) -> bool:
     from huggingface_hub import try_to_load_from_cache
     from timm.models import get_pretrained_cfg
 
-    cfg = get_pretrained_cfg(name)
-    hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+    if name.startswith("hf-hub:"):
+        hub_id: str | None = name[len("hf-hub:") :].split("@")[0]
+    else:
+        cfg = get_pretrained_cfg(name)
+        hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
     if not hub_id:
         return False
     for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
@@ -159,8 +162,8 @@ def create_backbone(
                 "the file holds this architecture's ImageNet state dict."
             ) from err
     # Probe the hub only when weights are wanted, and fail fast instead of retrying for ~45 s.
-    wants_hub = pretrained and not name.startswith("hf-hub:")
-    if wants_hub and not _weights_cached(name) and not _hub_reachable():
+    wants_hub = pretrained or name.startswith("hf-hub:")  # hf-hub names always download
+    if wants_hub and not _weights_cached(name) and not hub_reachable():
         raise _offline_error(name)
     try:
         return timm.create_model(name, pretrained=pretrained, **kwargs)

@@ -128,6 +128,8 @@ class TrainerConfig:
             raise ConfigError(f"TrainerConfig.num_workers must be >= 0, got {self.num_workers}.")
         if self.sampler == "pk" and self.k < 2:
             raise ConfigError("TrainerConfig.k must be >= 2 with sampler='pk' (no positives).")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"TrainerConfig.seed must be an integer >= 0, got {self.seed!r}.")
         if self.resume and self.out_dir is None:
             raise ConfigError("TrainerConfig.resume=True needs out_dir, where checkpoints live.")
         object.__setattr__(self, "losses", tuple(self.losses))

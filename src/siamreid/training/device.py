@@ -12,8 +12,16 @@ from siamreid.errors import ConfigError
 __all__ = ["autocast", "default_num_workers", "select_device"]
 
 
-def select_device(requested: str | None = None) -> torch.device:
+def select_device(
+    requested: str | None = None, *, what: str = "TrainerConfig.device"
+) -> torch.device:
     """``requested`` if given and available; else CUDA, then Apple MPS, then CPU.
+
+    Training and every command that runs a model choose their device here, so they agree.
+
+    Args:
+        requested: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``... or ``None``.
+        what: How the caller names the setting in errors (``"--device"`` on the command line).
 
     Raises:
         ConfigError: The requested device is not available on this machine.
@@ -24,7 +32,13 @@ def select_device(requested: str | None = None) -> torch.device:
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    device = torch.device(requested)
+    try:
+        device = torch.device(requested)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(
+            f"{what} is {requested!r}, which is not a device name; use cpu, cuda, "
+            "cuda:1, mps, or leave it unset to pick CUDA, MPS or CPU."
+        ) from None
     available = {
         "cpu": True,
         "cuda": torch.cuda.is_available(),
@@ -32,8 +46,8 @@ def select_device(requested: str | None = None) -> torch.device:
     }.get(device.type, False)
     if not available:
         raise ConfigError(
-            f"TrainerConfig.device is {requested!r} but this machine has no such device. Use "
-            "device=None to pick CUDA, MPS or CPU automatically."
+            f"{what} is {requested!r} but this machine has no such device. Leave it unset to "
+            "pick CUDA, MPS or CPU automatically."
         )
     return device
 

@@ -1,0 +1,151 @@
+"""The run folder of ``siamreid train``/``demo``: what counts as a run, and who may write it.
+
+A run folder holds ``recipe.yaml`` (the resolved recipe, written before training starts),
+``train/`` (checkpoints, ``metrics.jsonl``), and at the end ``metrics.json``, the pictures and
+``model/``. The rules, in one place:
+
+- A new or empty folder starts a new run.
+- A folder that holds a run is refused unless the caller resumes it (same recipe; only the
+  fields in :data:`RESUMABLE_FIELDS` may change) or overwrites it (the folder is emptied first,
+  so nothing old stays beside the new run).
+- A folder that holds files but no run is never written into.
+- One process at a time: the folder's writer lock is held for the whole run.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from siamreid._io import LOCK_FILE
+from siamreid.errors import RunFolderError
+from siamreid.training.checkpoint import check_compatible, find_latest, load_checkpoint
+from siamreid.training.recipe import Recipe, load_recipe
+
+__all__ = [
+    "RECIPE_FILE",
+    "RESUMABLE_FIELDS",
+    "check_resume",
+    "check_run_folder",
+    "clear_run_folder",
+    "holds_run",
+]
+
+RECIPE_FILE = "recipe.yaml"
+TRAIN_FOLDER = "train"
+_RUN_MARKERS = (RECIPE_FILE, TRAIN_FOLDER, "metrics.json", "model")
+# Fields that change neither the weights nor the order of anything a run computes.
+RESUMABLE_FIELDS = frozenset(
+    {
+        "trainer.epochs",
+        "trainer.num_workers",
+        "trainer.progress",
+        "trainer.device",
+        "trainer.tensorboard",
+        "trainer.keep_checkpoints",
+        "trainer.out_dir",
+        "trainer.resume",
+    }
+)
+
+
+def _entries(out: Path) -> list[Path]:
+    if not out.is_dir():
+        return []
+    return sorted(e for e in out.iterdir() if e.name != LOCK_FILE)
+
+
+def holds_run(out: Path) -> bool:
+    """Whether ``out`` holds (part of) a siamreid run."""
+    return any((out / marker).exists() for marker in _RUN_MARKERS)
+
+
+def check_run_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse what would clobber a run or write into someone else's folder.
+
+    Raises:
+        RunFolderError: ``out`` is a file; holds files of no run; or holds a run and neither
+            ``resume`` nor ``overwrite`` is set.
+    """
+    if resume and overwrite:
+        raise RunFolderError("Pass --resume (continue the run) or --overwrite, not both.")
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"Run folder {str(out)!r} is a file; choose a folder for --out.")
+    entries = _entries(out)
+    if not entries:
+        return
+    if not holds_run(out):
+        shown = ", ".join(e.name for e in entries[:4]) + (", ..." if entries[4:] else "")
+        raise RunFolderError(
+            f"Run folder {str(out)!r} holds files of no siamreid run ({shown}); nothing was "
+            "changed. Choose a new or empty folder for --out."
+        )
+    if not (resume or overwrite):
+        raise RunFolderError(
+            f"Run folder {str(out)!r} already holds a run; nothing was changed. Pass --resume to "
+            "continue it, or --overwrite to start again (the folder is emptied first)."
+        )
+
+
+def clear_run_folder(out: Path) -> None:
+    """Empty a run folder (its writer lock stays): nothing old is left beside a new run."""
+    for entry in _entries(out):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def check_resume(out: Path, recipe: Recipe) -> Recipe | None:
+    """The run's stored recipe, after checking that ``recipe`` may resume it.
+
+    Args:
+        out: The run folder.
+        recipe: The recipe given now; a ``model.num_classes`` of 0 takes the stored value.
+
+    Returns:
+        The stored recipe, or ``None`` when the folder holds no run yet (a fresh start).
+
+    Raises:
+        RunFolderError: The recipes differ in a field outside :data:`RESUMABLE_FIELDS`, or the
+            last checkpoint was made for another model (both values are named).
+    """
+    path = out / RECIPE_FILE
+    if not path.is_file():
+        return None
+    stored = load_recipe(path)
+    if recipe.model.num_classes == 0:
+        recipe = replace(recipe, model=replace(recipe.model, num_classes=stored.model.num_classes))
+    changed = [
+        f"{key} ({old!r} in {RECIPE_FILE}, {new!r} now)"
+        for key, old, new in _differences(stored.to_dict(), recipe.to_dict())
+        if key not in RESUMABLE_FIELDS
+    ]
+    if changed:
+        raise RunFolderError(
+            f"Cannot resume {str(out)!r} with another recipe: {'; '.join(changed[:4])}. Nothing "
+            "was changed. Resume with the run's own recipe (omit --config to use it), or start "
+            "again with --overwrite."
+        )
+    latest = find_latest(out / TRAIN_FOLDER / "checkpoints")
+    if latest is not None:
+        meta = load_checkpoint(latest).meta
+        expected = {
+            "backbone": stored.model.backbone,
+            "embedding_dim": stored.model.embedding_dim,
+            "num_classes": stored.model.num_classes,
+        }
+        check_compatible(meta, expected, latest)
+    return stored
+
+
+def _differences(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[tuple[str, Any, Any]] = []
+        for key in sorted(set(old) | set(new)):
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out += _differences(old.get(key), new.get(key), name)
+        return out
+    return [] if old == new else [(prefix, old, new)]
