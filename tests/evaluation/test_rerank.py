@@ -171,3 +171,55 @@ def test_re_rank_errors(args: tuple[object, ...], kwargs: dict[str, object], mes
 def test_re_rank_features_errors(q: Array, g: Array, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         re_rank_features(q, g)
+
+
+def test_features_path_runs_on_the_features_device_in_their_precision(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[torch.device, torch.dtype, torch.device]] = []
+    blocks = _features_knn.FeatureDistances.rows
+
+    def spy(
+        self: _features_knn.FeatureDistances, rows: slice | torch.Tensor, cols: slice
+    ) -> torch.Tensor:
+        out = blocks(self, rows, cols)
+        seen.append((self.x.device, self.x.dtype, out.device))
+        return out
+
+    monkeypatch.setattr(_features_knn.FeatureDistances, "rows", spy)
+    rng = np.random.default_rng(0)
+    qf, gf = rng.normal(size=(6, 4)), rng.normal(size=(20, 4))
+    expected = re_rank(_sq_dist(qf, gf), _sq_dist(qf, qf), _sq_dist(gf, gf), 5, 3)
+    for q, g in ((qf, gf), (torch.from_numpy(qf), torch.from_numpy(gf).requires_grad_())):
+        seen.clear()
+        got = re_rank_features(q, g, 5, 3, chunk_size=8)
+        assert isinstance(got, np.ndarray)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+        assert len(seen) == 4  # ceil(26 / 8) row blocks, nothing dense elsewhere
+        assert all(
+            x_dev == out_dev == torch.device("cpu") and dtype == torch.float64
+            for x_dev, dtype, out_dev in seen
+        )
+
+
+def test_tied_pools_are_recomputed_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a grid every distance ties many others: the k-th neighbour's ties reach past a pool."""
+    grid = np.stack(np.meshgrid(np.arange(4.0), np.arange(4.0)), axis=-1).reshape(-1, 2)
+    qf, gf = grid[:5], grid[5:]
+    expected = _reference(_sq_dist(qf, gf), _sq_dist(qf, qf), _sq_dist(gf, gf), 4, 2, 0.3)
+    recomputed: list[int] = []
+    blocks = _features_knn.FeatureDistances.rows
+
+    def spy(
+        self: _features_knn.FeatureDistances, rows: slice | torch.Tensor, cols: slice
+    ) -> torch.Tensor:
+        if isinstance(rows, torch.Tensor):
+            recomputed.append(rows.numel())
+        return blocks(self, rows, cols)
+
+    monkeypatch.setattr(_features_knn.FeatureDistances, "rows", spy)
+    monkeypatch.setattr(_features_knn, "POOL_EXTRA", 0)
+    got = re_rank_features(qf, gf, 4, 2, 0.3, chunk_size=3)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+    assert sum(recomputed) > 0

@@ -146,9 +146,12 @@ def re_rank_features(
 ) -> npt.NDArray[np.float32]:
     """:func:`re_rank` of the features' squared Euclidean distances, in memory linear in N.
 
-    Distances are computed on the features' device, ``chunk_size`` rows of the
-    ``N x N`` matrix at a time (``N`` = queries + gallery), keeping only each item's nearest
-    neighbours and sparse k-reciprocal weights.
+    The ``N x N`` part (``N`` = queries + gallery) runs in torch on the features' device, a
+    GPU when given CUDA tensors: ``chunk_size`` rows of the distance matrix at a time, each
+    distance computed once, keeping only every item's nearest neighbours (``torch.topk``)
+    and the query x gallery block. The sparse k-reciprocal steps that follow, linear in
+    ``N``, run on the CPU; the result is a numpy array either way. Numpy features are used
+    in place (no copy) as CPU tensors, in their own float precision.
 
     Args:
         query_feats: ``(num_query, dim)`` float features (numpy or torch, any device).
