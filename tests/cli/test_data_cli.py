@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
 
 from cli_runner import Runner
 
+from siamreid.cli.main import build_parser
 from siamreid.data.market1501 import Market1501
 from siamreid.data.published import count_split
 from siamreid.data.samples import ReidSplits
@@ -61,3 +63,14 @@ def test_missing_folder_is_one_line_naming_it(cli: Runner, tmp_path: Path) -> No
     assert len(result.err.strip().splitlines()) == 1
     assert "nowhere" in result.err
     assert result.out == ""
+
+
+def test_every_option_of_data_check_has_help(cli: Runner) -> None:
+    parser = build_parser()
+    for name in ("data", "check"):
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = action.choices[name]
+    assert parser.description
+    assert "cuhk03np_detected" in parser.description  # the names it takes are listed
+    for action in parser._actions:
+        assert action.help, action.dest
