@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from siamreid.data.config import DataConfig, DatasetSource
+from siamreid.data.registry import DATASETS
 from siamreid.errors import ConfigError
 from siamreid.training.recipe import load_recipe, recipe_from_dict, save_recipe
 
@@ -120,3 +123,34 @@ def test_each_dataset_is_named_by_its_place_in_the_recipe() -> None:
     assert single.sources_by_place() == (("data", single.source),)
     assert single.is_single
     assert not data.is_single
+
+
+_sources = st.builds(
+    DatasetSource,
+    dataset=st.sampled_from(list(DATASETS)),
+    root=st.text(min_size=1, max_size=12),
+    name=st.text(max_size=8),
+    seed=st.integers(0, 2**31 - 1),
+)
+_lists = st.one_of(st.none(), st.lists(_sources, min_size=1, max_size=4).map(tuple))
+
+
+@settings(max_examples=80, deadline=None)
+@given(train=_lists, test=_lists)
+def test_any_data_section_reads_back_as_written(
+    train: tuple[DatasetSource, ...] | None, test: tuple[DatasetSource, ...] | None
+) -> None:
+    labels = [s.label for s in (test or train or ())]
+    if len(set(labels)) < len(labels):  # two test sets labelled alike cannot be told apart
+        with pytest.raises(ConfigError, match="more than once"):
+            DataConfig(train=train, test=test)
+        return
+    config = DataConfig(dataset="synthetic", root="x", train=train, test=test)
+    data = yaml.safe_load(yaml.safe_dump({"data": _as_dict(config)}))
+    assert recipe_from_dict(data).data == config
+
+
+def _as_dict(config: DataConfig) -> dict[str, object]:
+    from siamreid.training.recipe import Recipe
+
+    return Recipe(data=config).to_dict()["data"]  # type: ignore[no-any-return]
