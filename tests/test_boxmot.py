@@ -95,6 +95,22 @@ def test_boxmot_features_equal_embed(exported: tuple[SiameseEmbedder, Path], sca
     assert cosines.min() >= 0.995, cosines
 
 
+def test_a_fixed_batch_file_runs_in_chunks(tmp_path: Path) -> None:
+    model = _model("test_vit")
+    path = to_onnx(
+        model,
+        tmp_path / "reid.onnx",
+        exporter="torchscript",
+        dynamic_batch=False,
+        batch_size=2,
+        input_norm="imagenet",
+    )
+    sidecar = json.loads(write_boxmot_metadata(path, model).read_text("utf-8"))
+    assert sidecar["input_shape"] == [2, 3, *SIZE]
+    assert sidecar["dynamic_batch"] is False
+    assert _cosines(model, path, _crops(5, 1, seed=3)).min() >= 0.995  # 2 + 2 + 1 (padded)
+
+
 def test_without_the_folded_normalisation_a_vit_disagrees(tmp_path: Path) -> None:
     """The guard's guard: BoxMOT on a graph expecting mean/std 0.5 gives other embeddings."""
     model = _model("test_vit")
@@ -107,6 +123,7 @@ def test_boxmot_reads_the_sidecar(exported: tuple[SiameseEmbedder, Path]) -> Non
     model, path = exported
     sidecar = path.with_name("reid.onnx.metadata.json")
     assert read_artifact_metadata(path) == json.loads(sidecar.read_text("utf-8"))
+    assert read_artifact_metadata(path)["input_shape"] == ["batch", 3, *SIZE]
     assert ReIDModelRegistry.get_model_name(path) == f"siamreid_{model.backbone_name}"
     assert ReIDModelRegistry.get_checkpoint_model_kwargs(path) == {"img_size": SIZE}
     assert ReIDModelRegistry.get_checkpoint_preprocess(path) == "resize"

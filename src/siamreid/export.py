@@ -32,6 +32,7 @@ import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from torch import nn
 
+from siamreid._io import atomic_write_json
 from siamreid._version import __version__
 from siamreid.errors import ExportError
 from siamreid.models.embedder import SiameseEmbedder
@@ -246,11 +247,15 @@ def write_boxmot_metadata(path: str | os.PathLike[str], model: SiameseEmbedder) 
     file at ``path`` must take ImageNet-normalised input (``input_norm="imagenet"``).
 
     Args:
-        path: The ``.onnx`` file.
+        path: The ``.onnx`` file (read for its batch dimension: BoxMOT runs a fixed-batch file
+            in chunks of that size).
         model: The embedder it was exported from.
 
     Returns:
         The sidecar's path.
+
+    Raises:
+        ExportError: No ONNX file at ``path``, or onnxruntime cannot load it.
 
     Example:
         >>> write_boxmot_metadata("reid.onnx", model)  # doctest: +SKIP
@@ -258,6 +263,7 @@ def write_boxmot_metadata(path: str | os.PathLike[str], model: SiameseEmbedder) 
     """
     onnx_path = Path(path)
     height, width = model.config.input_size
+    batch = _graph_batch(onnx_path)
     sidecar = onnx_path.with_name(onnx_path.name + ".metadata.json")
     fields = {
         "schema_version": 1,
@@ -270,14 +276,20 @@ def write_boxmot_metadata(path: str | os.PathLike[str], model: SiameseEmbedder) 
         "num_classes": model.config.num_classes,
         "input_name": INPUT_NAME,
         "output_names": [OUTPUT_NAME],
-        "input_shape": ["batch", 3, height, width],
-        "dynamic_batch": True,
+        "input_shape": [batch, 3, height, width],
+        "dynamic_batch": isinstance(batch, str),
         "precision": "float32",
         "embedding_dim": model.embedding_dim,
         "source": f"siamreid {__version__}",
     }
-    sidecar.write_text(json.dumps(fields, indent=2) + "\n", encoding="utf-8")
-    return sidecar
+    return atomic_write_json(sidecar, fields)
+
+
+def _graph_batch(path: Path) -> int | str:
+    """The batch dimension of the file's input: a fixed size, or the name of a free one."""
+    session = _session(path)
+    first = session.get_inputs()[0].shape[0]
+    return first if isinstance(first, int) else str(first)
 
 
 class _InputRenorm(nn.Module):

@@ -51,8 +51,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--boxmot",
         action="store_true",
-        help="for BoxMOT: ImageNet input normalisation, any batch size, and BoxMOT's "
-        "FILE.metadata.json sidecar",
+        help="for BoxMOT: ImageNet input normalisation and BoxMOT's FILE.metadata.json "
+        "sidecar (BoxMOT also runs a --static-batch file, in chunks of that size)",
     )
     parser.add_argument("--no-verify", action="store_true", help="skip the onnxruntime comparison")
     parser.set_defaults(run=run)
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             )
     input_norm: InputNorm = args.input_norm or ("imagenet" if args.boxmot else "model")
     model = load_pretrained(args.checkpoint)
-    dynamic = args.static_batch is None or args.boxmot
+    dynamic = args.static_batch is None
     path = to_onnx(
         model,
         args.onnx,
