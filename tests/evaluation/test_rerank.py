@@ -180,9 +180,12 @@ def test_features_path_runs_on_the_features_device_in_their_precision(
     blocks = _features_knn.FeatureDistances.rows
 
     def spy(
-        self: _features_knn.FeatureDistances, rows: slice | torch.Tensor, cols: slice
+        self: _features_knn.FeatureDistances,
+        rows: slice | torch.Tensor,
+        cols: slice,
+        buffer: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        out = blocks(self, rows, cols)
+        out = blocks(self, rows, cols, buffer)
         seen.append((self.x.device, self.x.dtype, out.device))
         return out
 
@@ -212,11 +215,14 @@ def test_tied_pools_are_recomputed_in_full(monkeypatch: pytest.MonkeyPatch) -> N
     blocks = _features_knn.FeatureDistances.rows
 
     def spy(
-        self: _features_knn.FeatureDistances, rows: slice | torch.Tensor, cols: slice
+        self: _features_knn.FeatureDistances,
+        rows: slice | torch.Tensor,
+        cols: slice,
+        buffer: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if isinstance(rows, torch.Tensor):
             recomputed.append(rows.numel())
-        return blocks(self, rows, cols)
+        return blocks(self, rows, cols, buffer)
 
     monkeypatch.setattr(_features_knn.FeatureDistances, "rows", spy)
     monkeypatch.setattr(_features_knn, "POOL_EXTRA", 0)

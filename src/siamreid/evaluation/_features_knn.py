@@ -34,14 +34,20 @@ class FeatureDistances:
         self.num_query, self.num_items = query.shape[0], self.x.shape[0]
         self.device = self.x.device
 
-    def rows(self, rows: slice | torch.Tensor, cols: slice) -> torch.Tensor:
+    def rows(
+        self, rows: slice | torch.Tensor, cols: slice, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``P[rows, cols]`` as float32 on the features' device, self-distances exactly zero.
 
         ``D`` is ``sq[cols] - 2 x[rows] @ x[cols].T + sq[rows]`` (scaling by -2 is exact),
-        not clamped: the reference does not clamp either.
+        not clamped: the reference does not clamp either. ``out``, a flat buffer of the
+        features' dtype, saves allocating (and faulting in) a fresh block every call.
         """
         x, sq = self.x, self.sq
-        d = torch.addmm(sq[cols], x[rows], x[cols].T, beta=1.0, alpha=-2.0)
+        num_rows = len(range(self.num_items)[rows]) if isinstance(rows, slice) else rows.numel()
+        shape = (num_rows, len(range(self.num_items)[cols]))
+        buf = None if out is None else out[: shape[0] * shape[1]].view(shape)
+        d = torch.addmm(sq[cols], x[rows], x[cols].T, beta=1.0, alpha=-2.0, out=buf)
         d += sq[rows][:, None]
         row_ids = torch.arange(self.num_items, device=self.device)[rows]
         start, stop, _ = cols.indices(self.num_items)
@@ -131,9 +137,11 @@ def symmetric_neighbours(
     colmax = torch.zeros(n, dtype=torch.float32, device=device)
     original = torch.empty((q, n - q), dtype=torch.float32, device=device)
     found: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    buffer = torch.empty(min(chunk_size, n) * n, dtype=dist.x.dtype, device=device)
+    below_mask = torch.empty(min(chunk_size, n) * n, dtype=torch.bool, device=device)
     for start in reversed(range(0, n, chunk_size)):
         stop = min(start + chunk_size, n)
-        block = dist.rows(slice(start, stop), slice(start, n))  # P[start:stop, start:]
+        block = dist.rows(slice(start, stop), slice(start, n), buffer)  # P[start:stop, start:]
         torch.maximum(colmax[start:stop], block.amax(dim=1), out=colmax[start:stop])
         if start < q:  # every gallery column lies right of a query row
             original[start : min(stop, q)] = block[: min(stop, q) - start, q - start :]
@@ -145,7 +153,8 @@ def symmetric_neighbours(
         below = block[:, stop - start :]  # entries of later items, seen from their side
         if below.shape[1]:
             torch.maximum(colmax[stop:], below.amax(dim=0), out=colmax[stop:])
-            r, c = torch.nonzero(below < limit[None, stop:], as_tuple=True)
+            mask = below_mask[: below.numel()].view(below.shape)
+            r, c = torch.nonzero(torch.lt(below, limit[None, stop:], out=mask), as_tuple=True)
             found.append((c + stop, r + start, below[r, c]))
     if not bool((colmax > 0).all()):
         raise ValueError("all features are identical; re-ranking needs distinct points")
