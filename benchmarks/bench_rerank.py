@@ -131,7 +131,7 @@ def child(method: str, folder: Path) -> None:
 
     import siamreid.evaluation  # noqa: F401  (imports count towards the baseline)
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     emit(_measure(method, folder))
 
 
@@ -148,7 +148,9 @@ def _median(values: list[float]) -> float:
     return float(np.median(values))
 
 
-def _run_size(sizes: dict[str, int], rounds: int, quick: bool) -> tuple[list[list[str]], str]:
+def _run_size(
+    sizes: dict[str, int], rounds: int, quick: bool, threads: int
+) -> tuple[list[list[str]], str]:
     """Every method ``rounds`` times, interleaved; table rows and the plain-ranking note."""
     data = market_like(**sizes, noise=NOISE, seed=0)
     methods = list(METHODS)
@@ -162,7 +164,9 @@ def _run_size(sizes: dict[str, int], rounds: int, quick: bool) -> tuple[list[lis
                 if quick:
                     result = {**_measure(method, folder), "peak_mb": float("nan")}
                 else:
-                    result = run_child([__file__, "--child", method, "--data", str(folder)])
+                    result = run_child(
+                        [__file__, "--child", method, "--data", str(folder)], threads=threads
+                    )
                 runs[method].append(result)
             outputs = [np.load(folder / f"{i}.npy") for i in range(len(methods))]
             for method, out in zip(methods, outputs, strict=True):
@@ -202,6 +206,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small problem, in-process, no doc")
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per size")
+    parser.add_argument("--threads", type=int, default=2, help="BLAS/torch threads per method")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -215,7 +220,8 @@ def main() -> None:
     rows: list[list[str]] = []
     notes: list[str] = []
     for size in sizes:
-        size_rows, note = _run_size(size, 1 if args.quick else args.rounds, args.quick)
+        rounds = 1 if args.quick else args.rounds
+        size_rows, note = _run_size(size, rounds, args.quick, args.threads)
         rows += size_rows
         notes.append(note)
         print(markdown_table(HEADERS, size_rows), flush=True)
@@ -231,10 +237,12 @@ def main() -> None:
         "gallery (751 at Market-1501's size), k1=20, k2=6, lambda=0.3; every method starts "
         "from the features (the dense ones compute the three squared Euclidean distance "
         f"matrices first). {rounds} interleaved rounds per size, each method in its own "
-        "process with 2 threads; times are medians, speed-ups the median (and range) of each "
+        f"process with {args.threads} thread(s); times are medians, speed-ups the median "
+        "(and range) of each "
         "round's ratio to the reference. Max abs diff: largest difference of the re-ranked "
         "distances from the reference's over all rounds. Peak MB: above the child's "
-        f"post-import baseline. The machine is shared (load {load:.1f} at start);{blas} "
+        f"post-import baseline. The machine is shared (1-minute load {load:.1f} at start, "
+        f"{os.getloadavg()[0]:.1f} at the end);{blas} "
         "CPU seconds count all threads.\n\n"
         f"{markdown_table(HEADERS, rows)}\n\nWithout re-ranking: {'; '.join(notes)} (these "
         "synthetic identity clusters are easy for re-ranking; what matters here is that all "
