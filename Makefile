@@ -34,13 +34,15 @@ docs: $(STAMP)
 test: lint docs pytest
 
 # Each benchmark records its table in docs/benchmarks.md. bench_rerank's dense reference needs
-# ~12 GB of memory; bench_retrieval's 1M gallery ~8 GB.
+# ~12 GB of memory; bench_retrieval's 1M gallery ~8 GB. bench_gpu.py needs a CUDA GPU and is run
+# by hand there (its docstring gives the command); its --cpu-smoke mode runs in the tests.
 bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python bench_eval.py
 	cd benchmarks && ../$(BIN)/python bench_rerank.py
 	cd benchmarks && ../$(BIN)/python bench_retrieval.py
 	cd benchmarks && ../$(BIN)/python bench_inference.py
 	cd benchmarks && ../$(BIN)/python bench_trainer.py
+	cd benchmarks && ../$(BIN)/python bench_loader.py
 
 clean:
 	rm -rf $(VENV) build dist site .mypy_cache .ruff_cache .pytest_cache
