@@ -1,13 +1,20 @@
 """Retrieval speed, memory and recall: exact (torch, faiss flat) vs approximate (IVF, HNSW).
 
-Galleries of 10k, 100k and 1M synthetic 512-d embeddings shaped like a re-id gallery (clusters of
+Galleries of 100k and 1M synthetic 512-d embeddings shaped like a re-id gallery (clusters of
 ~10 images per person, queries are new images of gallery people). For each backend it reports
 build time, the memory the index adds beyond the stored embeddings (growth of the process RSS
 while building), batched queries per second, and recall@10 against exact torch search.
 
-Runs in about 4-5 minutes on 2 cores (HNSW is built up to 100k only: a 1M-entry HNSW graph takes
-far longer to build on 2 cores than the whole budget); ``--quick`` takes seconds. Writes its
-table into docs/benchmarks.md between ``<!-- bench:retrieval:start/end -->``.
+Exact search is set against the machine's matrix-multiply speed measured in the same run (a
+float32 ``torch.mm`` of the shape the torch backend's distance tiles have): *of GEMM* is the
+search's FLOP rate (``2 * queries * gallery * dim`` per search) over that. faiss flat is run as
+faiss ships it and with its BLAS path forced, to show where its time goes; the BLAS libraries
+loaded and their kernels are read with threadpoolctl. The run does not change
+``OPENBLAS_CORETYPE``; the note says what it was.
+
+Runs in about 15-20 minutes on 2 loaded cores (HNSW is built at 100k only: at 1M its build
+takes longer than the whole run; see the deployment guide for when to pick which); ``--quick``
+takes a minute. Writes the ``retrieval`` section of docs/benchmarks.md.
 
     python benchmarks/bench_retrieval.py [--quick] [--no-write]
 """
@@ -18,17 +25,19 @@ import argparse
 import contextlib
 import ctypes
 import gc
-import platform
+import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
+from _report import markdown_table, write_section
 
 from siamreid.retrieval import BackendName, IndexKind, IndexOptions, Retriever, SearchResult
+from siamreid.retrieval.backends import QUERY_BLOCK
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-START, END = "<!-- bench:retrieval:start -->", "<!-- bench:retrieval:end -->"
 K = 10
 
 
@@ -37,27 +46,65 @@ class Setup:
     label: str
     backend: BackendName
     index: IndexKind
-    options: IndexOptions
-    max_size: int  # largest gallery this setup is built for within the time budget
+    options: IndexOptions = field(default_factory=IndexOptions)
+    max_size: int = 10**9  # largest gallery this setup is built for within the time budget
+    # search-time variants measured on the same built index: (label, change to the index)
+    variants: tuple[tuple[str, Callable[[Any], None]], ...] = ()
+    faiss_knobs: dict[str, int] = field(default_factory=dict)  # faiss.cvar values while searching
+
+
+def _set(attr: str, value: int) -> Callable[[Any], None]:
+    def apply(index: Any) -> None:
+        obj = index.hnsw if attr == "efSearch" else index
+        setattr(obj, attr, value)
+
+    return apply
 
 
 SETUPS = [
-    Setup("torch flat (exact)", "torch", "flat", IndexOptions(), 10**9),
-    Setup("faiss flat (exact)", "faiss", "flat", IndexOptions(), 10**9),
-    Setup("faiss ivf, nprobe=16", "faiss", "ivf", IndexOptions(nprobe=16), 10**9),
-    Setup("faiss hnsw, M=32, ef=64", "faiss", "hnsw", IndexOptions(hnsw_m=32), 100_000),
+    Setup("torch flat (exact, default)", "torch", "flat"),
+    Setup("faiss flat (exact), as shipped", "faiss", "flat"),
+    Setup(
+        "faiss flat (exact), BLAS path forced",
+        "faiss",
+        "flat",
+        faiss_knobs={"distance_compute_blas_threshold": 1},
+    ),
+    Setup(
+        "faiss flat (exact), BLAS, 64k-row gallery blocks",
+        "faiss",
+        "flat",
+        faiss_knobs={
+            "distance_compute_blas_threshold": 1,
+            "distance_compute_blas_database_bs": 65536,
+        },
+    ),
+    Setup(
+        "faiss ivf, nprobe = nlist/4 (default)",
+        "faiss",
+        "ivf",
+        variants=(("faiss ivf, nprobe=16 (old default)", _set("nprobe", 16)),),
+    ),
+    Setup(
+        "faiss hnsw, M=32, ef=128 (default)",
+        "faiss",
+        "hnsw",
+        max_size=100_000,
+        variants=(("faiss hnsw, M=32, ef=64 (old default)", _set("efSearch", 64)),),
+    ),
 ]
 
 
 @dataclass(frozen=True)
 class Row:
     size: int
-    setup: Setup
+    label: str
     queries: int
     build_s: float
     extra_mib: float
     qps: float
     recall: float | None
+    of_gemm: float | None = None
 
 
 def rss_mib() -> float:
@@ -91,80 +138,148 @@ def recall_at_k(found: SearchResult, exact: SearchResult) -> float:
     return sum(hits) / (len(hits) * exact.k)
 
 
+def gemm_gflops(rows: int, cols: int, dim: int, seconds: float = 3.0) -> float:
+    """float32 ``[rows, dim] @ [dim, cols]`` GFLOP/s with the torch backend's operand layout."""
+    a, b = torch.randn(rows, dim), torch.randn(cols, dim)
+    torch.mm(a, b.T)  # warm-up
+    reps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        torch.mm(a, b.T)
+        reps += 1
+    return 2 * rows * cols * dim * reps / (time.perf_counter() - start) / 1e9
+
+
+@contextlib.contextmanager
+def faiss_knobs(knobs: dict[str, int]) -> Any:
+    import faiss
+
+    old = {name: getattr(faiss.cvar, name) for name in knobs}
+    for name, value in knobs.items():
+        setattr(faiss.cvar, name, value)
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            setattr(faiss.cvar, name, value)
+
+
+def timed_search(retriever: Retriever, queries: torch.Tensor) -> tuple[float, SearchResult]:
+    retriever.search(queries[:4], k=K)  # warm-up
+    start = time.perf_counter()
+    result = retriever.search(queries, k=K)
+    return len(queries) / (time.perf_counter() - start), result
+
+
 def measure(
-    setup: Setup, gallery: torch.Tensor, queries: torch.Tensor, exact: SearchResult | None
-) -> tuple[Row, SearchResult]:
+    setup: Setup,
+    gallery: torch.Tensor,
+    queries: torch.Tensor,
+    exact: SearchResult | None,
+    gemm: float,
+) -> tuple[list[Row], SearchResult]:
     retriever = Retriever(backend=setup.backend, index=setup.index, options=setup.options)
     retriever.add(gallery, ids=torch.arange(len(gallery)))
     gc.collect()
     before, t0 = rss_mib(), time.perf_counter()
     retriever.build()
-    build_s, extra = time.perf_counter() - t0, rss_mib() - before
-    retriever.search(queries[:4], k=K)  # warm-up
-    t0 = time.perf_counter()
-    result = retriever.search(queries, k=K)
-    qps = len(queries) / (time.perf_counter() - t0)
+    build_s, extra = time.perf_counter() - t0, max(0.0, rss_mib() - before)
+    with faiss_knobs(setup.faiss_knobs):
+        qps, result = timed_search(retriever, queries)
+    flops = 2.0 * len(gallery) * gallery.shape[1]  # per query, brute force
+    of_gemm = qps * flops / 1e9 / gemm if setup.index == "flat" else None
     recall = None if exact is None else recall_at_k(result, exact)
-    row = Row(len(gallery), setup, len(queries), build_s, max(0.0, extra), qps, recall)
-    return row, result
+    n, q = len(gallery), len(queries)
+    rows = [Row(n, setup.label, q, build_s, extra, qps, recall, of_gemm)]
+    for label, change in setup.variants:
+        change(retriever._backend._index)  # type: ignore[attr-defined]
+        v_qps, v_result = timed_search(retriever, queries)
+        v_recall = None if exact is None else recall_at_k(v_result, exact)
+        rows.append(Row(n, label, q, build_s, extra, v_qps, v_recall))
+    return rows, result
 
 
-def run_size(size: int, num_queries: int, dim: int, seed: int) -> list[Row]:
+def run_size(size: int, num_queries: int, dim: int, seed: int) -> tuple[list[Row], float]:
     gen = torch.Generator().manual_seed(seed)
     gallery, queries = clustered(size, num_queries, dim, gen)
+    q_block = min(num_queries, QUERY_BLOCK)
+    gemm = gemm_gflops(q_block, min(size, IndexOptions().max_chunk_elements // q_block), dim)
+    print(f"{size:,}: torch.mm at the search's tile shape: {gemm:.1f} GFLOP/s", flush=True)
     rows: list[Row] = []
     exact: SearchResult | None = None
     for setup in SETUPS:
         if size > setup.max_size:
             continue
-        row, result = measure(setup, gallery, queries, exact)
+        new_rows, result = measure(setup, gallery, queries, exact, gemm)
         exact = exact or result
-        rows.append(row)
-        print(format_row(row), flush=True)
+        rows += new_rows
+        for row in new_rows:
+            print(cells(row), flush=True)
         gc.collect()
-    return rows
+    return rows, gemm
 
 
-COLUMNS = ["gallery", "index", "build s", "extra MiB", "queries", "queries/s", "recall@10"]
+HEADERS = [
+    "gallery",
+    "index",
+    "build s",
+    "extra MiB",
+    "queries",
+    "queries/s",
+    "of GEMM",
+    "recall@10",
+]
 
 
-def format_row(row: Row) -> str:
+def cells(row: Row) -> list[str]:
     recall = "exact" if row.recall is None else f"{row.recall:.3f}"
-    cells = [f"{row.size:,}", row.setup.label, f"{row.build_s:.2f}", f"{row.extra_mib:.0f}"]
-    cells += [str(row.queries), f"{row.qps:,.0f}", recall]
-    return "| " + " | ".join(cells) + " |"
+    of_gemm = "" if row.of_gemm is None else f"{row.of_gemm:.2f}"
+    return [
+        f"{row.size:,}", row.label, f"{row.build_s:.1f}", f"{row.extra_mib:.0f}",
+        str(row.queries), f"{row.qps:,.1f}", of_gemm, recall,
+    ]  # fmt: skip
 
 
-def table(rows: list[Row], dim: int, seconds: float) -> str:
-    note = (
+def blas_summary() -> str:
+    """The BLAS/OpenMP libraries loaded, with kernel and threads (threadpoolctl)."""
+    from threadpoolctl import threadpool_info
+
+    parts = []
+    for lib in threadpool_info():
+        name = Path(lib["filepath"]).name.split("-")[0].split(".so")[0]
+        arch = f", {lib['architecture']} kernel" if lib.get("architecture") else ""
+        parts.append(f"{lib['internal_api']} ({name}{arch}, {lib['num_threads']} threads)")
+    return "; ".join(parts)
+
+
+def note(dim: int, seconds: float, gemms: dict[int, float]) -> str:
+    import faiss
+
+    gemm_text = ", ".join(f"{g:.1f} GFLOP/s at {n:,}" for n, g in gemms.items())
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    return (
         f"Synthetic {dim}-d embeddings shaped like a re-id gallery (clusters of ~10 images per "
         f"person; queries are new images of gallery people), k={K}, all queries searched as one "
-        f"batch, {torch.get_num_threads()} threads on {platform.machine()}; whole run "
-        f"{seconds:.0f} s. *extra MiB*: memory the index adds beyond the stored embeddings "
-        f"({dim * 4} bytes per entry, {dim * 4e6 / 2**30:.1f} GiB at 1M), measured as RSS growth "
-        "while building; the torch backend searches the stored embeddings themselves. "
-        "*recall@10*: against exact torch search. HNSW is not built at 1M (its build alone "
-        "exceeds the run's budget on 2 cores)."
+        f"batch, {torch.get_num_threads()} torch threads and {faiss.omp_get_max_threads()} "
+        f"faiss threads; whole run {seconds:.0f} s. *of GEMM*: the exact search's FLOP rate "
+        "(2 x queries x gallery x dim) over a float32 `torch.mm` of the torch backend's tile "
+        f"shape timed in the same run ({gemm_text}; the cores are shared, so compare "
+        "fractions, not absolute speeds). *extra MiB*: memory the index adds beyond the stored "
+        f"embeddings ({dim * 4e6 / 2**30:.1f} GiB at 1M), as RSS growth while building. "
+        "*recall@10*: against exact torch search. Old defaults are measured on the same built "
+        f"index. BLAS loaded: {blas_summary()}. OPENBLAS_CORETYPE was "
+        f"{'unset' if coretype is None else repr(coretype)} and this run does not change it. "
+        f"faiss {faiss.__version__} ships `distance_compute_blas_threshold` = "
+        f"{faiss.cvar.distance_compute_blas_threshold}: batches of fewer queries than that "
+        "take its one-query-at-a-time SIMD path, which streams the whole gallery from memory "
+        "once per query, instead of a matrix multiply; forcing the BLAS path runs faiss's "
+        "bundled OpenBLAS on 1,024-row gallery blocks. HNSW is built at 100k only (at 1M its "
+        "build takes longer than the whole run on these cores)."
     )
-    head = ["| " + " | ".join(COLUMNS) + " |", "|---:|:---|" + "---:|" * 5]
-    return "\n".join([note, "", *head, *(format_row(r) for r in rows)])
-
-
-def write_section(text: str, doc: Path = DOC) -> None:
-    """Replace (or append) the retrieval section of docs/benchmarks.md."""
-    section = f"{START}\n## Retrieval\n\n{text}\n{END}"
-    old = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    if START in old and END in old:
-        new = old[: old.index(START)] + section + old[old.index(END) + len(END) :]
-    else:
-        new = old.rstrip("\n") + "\n\n" + section + "\n"
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(new, encoding="utf-8")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small galleries, seconds")
+    parser.add_argument("--quick", action="store_true", help="small galleries, a minute")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--threads", type=int, default=2)
@@ -173,18 +288,19 @@ def main() -> None:
     import faiss  # optional extra; the benchmark needs it
 
     faiss.omp_set_num_threads(args.threads)
-    plan = (
-        [(2_000, 100), (20_000, 100)]
-        if args.quick
-        else [(10_000, 1000), (100_000, 1000), (1_000_000, 200)]
-    )
+    plan = [(5_000, 100), (20_000, 100)] if args.quick else [(100_000, 500), (1_000_000, 200)]
     start = time.perf_counter()
-    rows = [row for size, queries in plan for row in run_size(size, queries, args.dim, seed=size)]
-    text = table(rows, args.dim, time.perf_counter() - start)
-    print(text)
+    rows: list[Row] = []
+    gemms: dict[int, float] = {}
+    for size, queries in plan:
+        size_rows, gemms[size] = run_size(size, queries, args.dim, seed=size)
+        rows += size_rows
+    text = note(args.dim, time.perf_counter() - start, gemms)
+    body = "## Retrieval (`bench_retrieval.py`)\n\n" + text + "\n\n"
+    body += markdown_table(HEADERS, [cells(r) for r in rows])
+    print(body)
     if not args.no_write and not args.quick:
-        write_section(text)
-        print(f"wrote {DOC}")
+        write_section("retrieval", body)
 
 
 if __name__ == "__main__":

@@ -236,8 +236,12 @@ class MilvusBackend:
         )
 
     def _search_params(self) -> dict[str, Any]:
+        from siamreid.retrieval.backends import default_nprobe
+
         if self.index_kind == "ivf":
-            return {"metric_type": "L2", "params": {"nprobe": self.options.nprobe}}
+            nlist = self.options.nlist or 1024
+            nprobe = self.options.nprobe or default_nprobe(nlist)
+            return {"metric_type": "L2", "params": {"nprobe": nprobe}}
         if self.index_kind == "hnsw":
             return {"metric_type": "L2", "params": {"ef": self.options.ef_search}}
         return {"metric_type": "L2"}
