@@ -6,11 +6,13 @@ from siamreid.retrieval.backends import (
     IndexKind,
     IndexOptions,
     Metric,
+    RowStoreBackend,
     SearchBackend,
     TorchBackend,
     create_backend,
 )
 from siamreid.retrieval.retriever import Embedder, ImageInput, Retriever, SearchResult
+from siamreid.retrieval.vectordb import MilvusBackend
 
 __all__ = [
     "BackendName",
@@ -20,7 +22,9 @@ __all__ = [
     "IndexKind",
     "IndexOptions",
     "Metric",
+    "MilvusBackend",
     "Retriever",
+    "RowStoreBackend",
     "SearchBackend",
     "SearchResult",
     "TorchBackend",

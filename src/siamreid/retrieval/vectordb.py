@@ -96,9 +96,8 @@ class MilvusBackend:
         stays on disk: a backend opened later on the same ``uri`` finds it)."""
         self._client.close()
         if self.uri.endswith(".db"):
-            from milvus_lite.server_manager import server_manager_instance
-
-            server_manager_instance.release_server(self.uri)
+            server_manager = importlib.import_module("milvus_lite.server_manager")
+            server_manager.server_manager_instance.release_server(self.uri)
 
     def sync(self, embeddings: torch.Tensor, start: int) -> None:
         """Store rows without ids, cameras or paths (ids are the rows); see :meth:`sync_rows`."""
@@ -131,7 +130,8 @@ class MilvusBackend:
         params = self._search_params()
         rows = torch.full((len(queries), k), -1, dtype=torch.int64)
         per_request = SEARCH_BATCH
-        if self.index_kind == "flat":  # milvus-lite's exact search holds [queries, rows, dim]
+        if self.uri.endswith(".db"):  # milvus-lite's brute force (FLAT, and rows not yet
+            # indexed) holds a [queries, rows, dim] array: bound it
             per_request = max(
                 1, min(SEARCH_BATCH, FLAT_SEARCH_ELEMENTS // max(1, self._gallery.numel()))
             )
