@@ -49,6 +49,7 @@ import shutil
 import statistics
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -445,8 +446,15 @@ def machine(device: torch.device) -> str:
     )
 
 
-def run(sizes: Sizes, budget_s: float) -> dict[str, Any]:
-    """Every measurement in one process; those that would start after ``budget_s`` are skipped."""
+def run(
+    sizes: Sizes, budget_s: float, save: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """Every measurement in one process; those that would start after ``budget_s`` are skipped.
+
+    A measurement that fails is recorded (``errors``) and the next one runs: a GPU is lent for
+    one call. ``save(results)`` is called after each measurement, so a run killed at its time
+    limit still leaves what it measured.
+    """
     device = torch.device(sizes.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("bench_gpu.py needs a CUDA GPU; use --cpu-smoke for a CPU check.")
@@ -460,6 +468,7 @@ def run(sizes: Sizes, budget_s: float) -> dict[str, Any]:
         "precision": sizes.precision,
         "throughput": [],
         "skipped": [],
+        "errors": [],
     }
     with tempfile.TemporaryDirectory() as tmp:
         splits, results["generate_s"] = make_data(sizes, Path(tmp))
@@ -486,12 +495,22 @@ def run(sizes: Sizes, budget_s: float) -> dict[str, Any]:
                 results["skipped"].append(index)
                 print(f"skipped measurement {index} ({name}): {elapsed:.0f} s > --budget-s")
                 continue
-            result = measure()
-            print(f"[{time.perf_counter() - start:.0f} s] {name}: {json.dumps(result)}")
-            if name == "throughput":
-                results["throughput"].append(result)
+            try:
+                result = measure()
+            except Exception as error:  # recorded, and the remaining measurements still run
+                traceback.print_exc()
+                results["errors"].append(f"{index} ({name}): {type(error).__name__}: {error}")
+                _free(device)
+                result = None
             else:
-                results[name] = result
+                print(f"[{time.perf_counter() - start:.0f} s] {name}: {json.dumps(result)}")
+                if name == "throughput":
+                    results["throughput"].append(result)
+                else:
+                    results[name] = result
+            results["total_s"] = time.perf_counter() - start
+            if save is not None:
+                save(results)
     results["total_s"] = time.perf_counter() - start
     return results
 
@@ -580,12 +599,18 @@ def render(results: dict[str, Any]) -> str:
         ]
     if results["skipped"]:
         lines.append(f"Skipped for time: measurements {results['skipped']} of the plan.")
+    for error in results.get("errors", []):
+        lines.append(f"Failed: measurement {error[:300]}")
     return "\n".join(lines)
 
 
 def record(results: dict[str, Any], doc: Path) -> Path:
     """Write the ``gpu`` section, stamped with the machine the results came from."""
     return write_section("gpu", render(results), doc=doc, machine=results["machine"])
+
+
+def _save(path: Path, results: dict[str, Any]) -> None:
+    path.write_text(json.dumps(results, indent=1))
 
 
 def main() -> None:
@@ -606,11 +631,13 @@ def main() -> None:
         doc = Path(tempfile.mkdtemp(prefix="bench_gpu_")) / "benchmarks.md"
         if DOC_PATH.exists():
             shutil.copy(DOC_PATH, doc)
-    results = run(sizes, args.budget_s)
-    print(render(results))
+    save = None
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1))
+        save = functools.partial(_save, args.json)
+    results = run(sizes, args.budget_s, save)
+    print(render(results))
+    if args.json is not None:
         print(f"wrote {args.json}")
     print(f"wrote {record(results, doc or DOC_PATH)}")
 

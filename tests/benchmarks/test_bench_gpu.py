@@ -26,6 +26,7 @@ def test_cpu_smoke_runs_every_part_and_writes_a_temporary_page(tmp_path: Path) -
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     results = json.loads(out.read_text())
+    assert results["errors"] == []
     assert results["skipped"] == []
     assert [(r["p"], r["k"], r["compile"]) for r in results["throughput"]] == [
         (4, 2, False),
@@ -76,6 +77,7 @@ def test_record_writes_the_section_from_a_results_file(tmp_path: Path) -> None:
             },
         ],
         "skipped": [3],
+        "errors": ["5 (throughput): RuntimeError: inductor failed"],
     }
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\nhand-written text\n")
@@ -85,3 +87,4 @@ def test_record_writes_the_section_from_a_results_file(tmp_path: Path) -> None:
     assert "| 16x4 (64) | no | 950 | 1000 | **0.950** |" in page
     assert "_Measured on one NVIDIA H200 (140 GiB, CUDA 13.0); host: 2026-11-30._" in page
     assert "Skipped for time: measurements [3]" in page
+    assert "Failed: measurement 5 (throughput): RuntimeError: inductor failed" in page
