@@ -85,10 +85,12 @@ def _keep_smallest(
 
 
 def _order(o: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each row's entries sorted by ``o``, then by ``idx`` (two stable sorts)."""
-    idx, perm = torch.sort(idx, dim=1, stable=True)
-    o, perm = torch.sort(torch.gather(o, 1, perm), dim=1, stable=True)
-    return o, torch.gather(idx, 1, perm)
+    """Each row's entries sorted by ``o`` (float32, >= 0), then by ``idx`` (distinct, >= 0).
+
+    One sort of ``(o's bit pattern, idx)`` packed into an int64 key per entry.
+    """
+    key = torch.sort((o.view(torch.int32).to(torch.int64) << 32) | idx, dim=1)[0]
+    return (key >> 32).to(torch.int32).view(torch.float32), key & 0xFFFFFFFF
 
 
 class NeighbourPool:
