@@ -131,8 +131,9 @@ def smoke_model(root: Path, seed: int) -> tuple[SiameseEmbedder, ReidSplits]:
     if not (root / "Market-1501-v15.09.15").is_dir():
         make_synthetic_market(root, num_train_ids=2, num_test_ids=30, seed=seed)
     splits = load_splits(DataConfig(dataset="market1501", root=str(root)))
-    torch.manual_seed(seed)
-    model = SiameseEmbedder("test_efficientnet", 64, pretrained=False, input_size=(64, 32))
+    model = SiameseEmbedder(
+        "test_efficientnet", 64, pretrained=False, input_size=(64, 32), seed=seed
+    )
     return model, splits
 
 

@@ -78,7 +78,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     splits = ImageFolderReid(root, camera_pattern=r"cam(\d+)", seed=0).load()
     print(splits.summary())
     model = SiameseEmbedder(
-        "resnet18", 128, pretrained=False, input_size=(128, 64), num_classes=splits.num_train_pids
+        "resnet18",
+        128,
+        pretrained=False,
+        input_size=(128, 64),
+        num_classes=splits.num_train_pids,
+        seed=0,  # same seed, same initial weights: the whole run reproduces
     )
     config = TrainerConfig(
         epochs=size["epochs"],

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from siamreid._io import writer_lock
+from siamreid.data import apply_bad_image_policy
 from siamreid.data.config import load_splits
 from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError, PretrainedWeightsError, RunFolderError
@@ -31,7 +32,6 @@ from siamreid.run_folder import (
 )
 from siamreid.training.device import select_device
 from siamreid.training.distributed import DistContext
-from siamreid.training.loaders import seeded_rng
 from siamreid.training.recipe import Recipe, save_recipe
 from siamreid.training.trainer import Trainer
 from siamreid.training.validation import ValidationResult, validate
@@ -49,8 +49,7 @@ def build_model(recipe: Recipe) -> SiameseEmbedder:
             fields that fix it.
     """
     try:
-        with seeded_rng(recipe.trainer.seed):
-            return SiameseEmbedder.from_config(recipe.model)
+        return SiameseEmbedder.from_config(recipe.model, seed=recipe.trainer.seed)
     except PretrainedWeightsError as err:  # say the way out in the recipe's own terms
         model = recipe.model
         if model.weights is not None:
@@ -99,10 +98,12 @@ def run_recipe(
     dist = DistContext.from_env()
     if not dist.is_main:
         dist.barrier()  # rank 0 checks the folder and loads first (it may generate data)
-        splits = load_splits(recipe.data)
+        splits = _load(recipe)
         resolved = _resolved(recipe, splits, out, resume)
         Trainer(build_model(resolved), resolved.trainer, dist=dist).fit(splits.train, splits)
         return {}
+    check_run_folder(out, resume=resume, overwrite=overwrite)  # before the lock file is made
+    _check_recipe(recipe)
     with writer_lock(out, what="run folder", error=RunFolderError):
         splits, resolved = _prepare(recipe, out, resume=resume, overwrite=overwrite, dist=dist)
         echo(splits.summary())
@@ -119,8 +120,7 @@ def _prepare(
     recipe: Recipe, out: Path, *, resume: bool, overwrite: bool, dist: DistContext
 ) -> tuple[ReidSplits, Recipe]:
     """Check everything, then (and only then) clear, load the data and write the recipe."""
-    check_run_folder(out, resume=resume, overwrite=overwrite)
-    _check_recipe(recipe)
+    check_run_folder(out, resume=resume, overwrite=overwrite)  # again, now that we hold it
     stored = check_resume(out, recipe) if resume else None
     if overwrite:
         clear_run_folder(out)
@@ -129,13 +129,18 @@ def _prepare(
             replace(recipe, trainer=replace(recipe.trainer, resume=resume)), out / RECIPE_FILE
         )
     try:
-        splits = load_splits(recipe.data)
+        splits = _load(recipe)
     finally:
         dist.barrier()  # the other ranks load now
     resolved = _resolved(recipe, splits, out, resume)
     if stored is None or resolved.to_dict() != stored.to_dict():
         save_recipe(resolved, out / RECIPE_FILE)  # sized classifier; a resume may add epochs
     return splits, resolved
+
+
+def _load(recipe: Recipe) -> ReidSplits:
+    """The recipe's splits, with unreadable images left out when ``data.on_bad_image=skip``."""
+    return apply_bad_image_policy(load_splits(recipe.data), recipe.data.on_bad_image)
 
 
 def _check_recipe(recipe: Recipe) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TypeAlias, overload
@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from siamreid._rng import seeded_rng
 from siamreid.data.images import load_image
 from siamreid.data.transforms import TransformConfig, build_eval_transform
 from siamreid.errors import ConfigError
@@ -89,9 +90,11 @@ class SiameseEmbedder(nn.Module):
         input_size: ``(height, width)`` the eval transform resizes images to.
         normalize: L2-normalise the embeddings.
         drop_path_rate: Stochastic depth rate, for backbones that support it.
+        seed: Initialise the new layers from this seed: the same seed gives the same initial
+            weights, and the global RNG is left as it was. ``None`` draws from the global RNG.
 
     Example:
-        >>> model = SiameseEmbedder("resnet18", embedding_dim=128, pretrained=False)
+        >>> model = SiameseEmbedder("resnet18", embedding_dim=128, pretrained=False, seed=0)
         >>> model.embed(torch.zeros(2, 3, 256, 128)).shape
         torch.Size([2, 128])
     """
@@ -107,6 +110,7 @@ class SiameseEmbedder(nn.Module):
         input_size: tuple[int, int] = (256, 128),
         normalize: bool = True,
         drop_path_rate: float | None = None,
+        seed: int | None = None,
     ) -> None:
         super().__init__()
         self.config = ModelConfig(
@@ -119,14 +123,16 @@ class SiameseEmbedder(nn.Module):
             normalize=normalize,
             drop_path_rate=drop_path_rate,
         )
-        self.backbone = create_backbone(
-            backbone,
-            pretrained=pretrained,
-            weights=weights,
-            drop_path_rate=drop_path_rate,
-            img_size=self.config.input_size,
-        )
-        self.head = BNNeckHead(feature_width(self.backbone), embedding_dim, num_classes, normalize)
+        with nullcontext() if seed is None else seeded_rng(seed):
+            self.backbone = create_backbone(
+                backbone,
+                pretrained=pretrained,
+                weights=weights,
+                drop_path_rate=drop_path_rate,
+                img_size=self.config.input_size,
+            )
+            width = feature_width(self.backbone)
+            self.head = BNNeckHead(width, embedding_dim, num_classes, normalize)
         self.data_config: BackboneDataConfig = backbone_data_config(self.backbone)
         self.eval_transform = build_eval_transform(
             TransformConfig(height=input_size[0], width=input_size[1]),
@@ -136,8 +142,13 @@ class SiameseEmbedder(nn.Module):
         )
 
     @classmethod
-    def from_config(cls, config: ModelConfig, **overrides: Any) -> SiameseEmbedder:
-        """Build a model from a :class:`ModelConfig` (fields may be overridden by keyword)."""
+    def from_config(
+        cls, config: ModelConfig, *, seed: int | None = None, **overrides: Any
+    ) -> SiameseEmbedder:
+        """Build a model from a :class:`ModelConfig` (fields may be overridden by keyword).
+
+        ``seed`` seeds the initial weights (see the class arguments).
+        """
         cfg = replace(config, **overrides) if overrides else config
         return cls(
             cfg.backbone,
@@ -148,6 +159,7 @@ class SiameseEmbedder(nn.Module):
             input_size=cfg.input_size,
             normalize=cfg.normalize,
             drop_path_rate=cfg.drop_path_rate,
+            seed=seed,
         )
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:

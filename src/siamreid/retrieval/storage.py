@@ -39,6 +39,7 @@ from safetensors.torch import load_file, save_file
 from siamreid._io import (
     LOCK_FILE,
     TEMP_MARK,
+    atomic_write,
     atomic_write_json,
     atomic_write_text,
     read_record,
@@ -149,7 +150,7 @@ def _write_version(
     tensors = {"embeddings": gallery.embeddings.contiguous(), "ids": gallery.ids.contiguous()}
     if gallery.camids is not None:
         tensors["camids"] = gallery.camids.contiguous()
-    save_file(tensors, str(folder / EMBEDDINGS_FILE))
+    atomic_write(folder / EMBEDDINGS_FILE, lambda tmp: save_file(tensors, str(tmp)))
     written = [EMBEDDINGS_FILE]
     if gallery.paths is not None:
         stored = [_stored_path(p, bundle) for p in gallery.paths]

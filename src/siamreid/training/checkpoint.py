@@ -26,7 +26,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from siamreid._io import atomic_write_json, fsync_dir, remove_stale_temps, temp_dir
+from siamreid._io import atomic_write_json, file_mode, fsync_dir, remove_stale_temps, temp_dir
 from siamreid.errors import CheckpointError
 
 __all__ = ["Checkpoint", "find_latest", "load_checkpoint", "save_checkpoint"]
@@ -94,7 +94,8 @@ def save_checkpoint(
         torch.save(train_state, tmp / "state.pt")
         full_meta = {"format_version": FORMAT_VERSION, **meta}
         (tmp / "meta.json").write_text(json.dumps(full_meta, indent=2), encoding="utf-8")
-        for file in tmp.iterdir():
+        for file in tmp.iterdir():  # safetensors and torch.save ignore the umask (0600)
+            os.chmod(file, file_mode())
             with file.open("rb") as fh:
                 os.fsync(fh.fileno())
         if final.exists():
