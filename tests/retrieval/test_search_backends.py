@@ -183,3 +183,18 @@ def test_index_options_round_trip_and_reject_unknown_keys() -> None:
     assert IndexOptions.from_dict(options.to_dict()) == options
     with pytest.raises(ConfigError, match=r"Unknown IndexOptions field\(s\) \['probes'\]"):
         IndexOptions.from_dict({"probes": 3})
+
+
+def test_torch_slices_a_large_gallery_and_merges_ties_in_row_order() -> None:
+    gen = torch.Generator().manual_seed(5)
+    base = torch.randn(600, 8, generator=gen)
+    gallery = torch.cat([base, base, base])  # every point three times, in three far-apart slices
+    queries = torch.cat([base[:40], torch.randn(30, 8, generator=gen)])
+    # 2**12 distances at a time: at least QUERY_BLOCK queries would not fit, so each tile is
+    # all 70 queries against 58 gallery rows, and the k best of 32 slices are merged
+    sliced = TorchBackend(IndexOptions(max_chunk_elements=2**12))
+    dist, idx = run(sliced, gallery, queries, 7)
+    whole_dist, whole_idx = run(TorchBackend(), gallery, queries, 7)
+    np.testing.assert_array_equal(idx, whole_idx)
+    np.testing.assert_allclose(dist, whole_dist, rtol=1e-6, atol=1e-6)
+    assert idx[:40, :3].tolist() == [[i, i + 600, i + 1200] for i in range(40)]
