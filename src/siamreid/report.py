@@ -5,7 +5,6 @@ Shared by ``siamreid demo`` and ``examples/reproduce_market1501.py`` so both wri
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from siamreid._io import atomic_write_json
 from siamreid.data.samples import ReidSample
 from siamreid.evaluation import RankMetrics
 from siamreid.training.history import History
@@ -132,7 +132,7 @@ def write_report(
         "epochs": len(history),
         **(extra or {}),
     }
-    (out / "metrics.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    atomic_write_json(out / "metrics.json", report)
     plt.close(plot_losses(history, out / "losses.png"))
     if ranked is not None and query is not None and gallery is not None:
         fig = plot_ranked_matches(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -13,6 +12,7 @@ from cli_runner import Runner
 
 from siamreid.data.market1501 import parse_market1501_name
 from siamreid.models import SiameseEmbedder
+from siamreid.models.serialization import load_pretrained
 from siamreid.retrieval import Retriever
 
 
@@ -40,8 +40,9 @@ def test_build_indexes_market_names_without_junk(
     retriever = Retriever.load(out)
     assert retriever.ids.tolist() == [parse_market1501_name(p.name)[0] for p in kept]
     torch.testing.assert_close(retriever.embeddings, tiny_model.embed(kept))
-    assert (out / "model" / "config.json").is_file()
-    assert not (out / "names.json").exists()
+    bundled = Retriever.load(out, load_model=load_pretrained)  # the index's own model copy
+    assert bundled.embedder is not None
+    assert bundled.names is None
 
 
 def test_search_prints_the_brute_force_neighbours(
@@ -84,7 +85,8 @@ def test_subfolder_names_become_ids_and_are_printed(
             shutil.copy(path, people / names[pid] / f"{i}.jpg")
     index = tmp_path / "index"
     assert cli("index", "build", "--checkpoint", checkpoint, people, "--out", index).code == 0
-    saved = json.loads((index / "names.json").read_text())
+    saved = Retriever.load(index).names
+    assert saved is not None
     assert sorted(saved.values()) == ["alice", "bob", "carol"]
     query = next((people / "bob").iterdir())
     plot = tmp_path / "one.png"

@@ -25,6 +25,7 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
+from siamreid._io import atomic_write_text
 from siamreid.data.config import DataConfig
 from siamreid.errors import ConfigError
 from siamreid.models.embedder import ModelConfig
@@ -233,7 +234,7 @@ def load_recipe(
 
 
 def save_recipe(recipe: Recipe, path: str | os.PathLike[str]) -> None:
-    """Write a recipe as YAML (``.yaml``/``.yml``) or JSON (any other suffix)."""
+    """Write a recipe as YAML (``.yaml``/``.yml``) or JSON (any other suffix), atomically."""
     path = Path(path)
     data = recipe.to_dict()
     text = (
@@ -242,4 +243,4 @@ def save_recipe(recipe: Recipe, path: str | os.PathLike[str]) -> None:
         else json.dumps(data, indent=2)
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    atomic_write_text(path, text)
