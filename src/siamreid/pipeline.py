@@ -209,6 +209,7 @@ def _train_and_report(
         query=splits.query,
         gallery=splits.gallery,
         extra={"backbone": model_cfg.backbone, "input_size": list(model_cfg.input_size)},
+        model=model,
     )
     model.save_pretrained(out / "model")
     return report

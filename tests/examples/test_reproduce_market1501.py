@@ -33,7 +33,7 @@ def test_smoke_run_writes_the_demo_report(tmp_path: Path) -> None:
     )
     assert saved["epochs"] == report["epochs"] == 2
     assert saved["train_seconds"] > 0
-    for name in ("losses.png", "ranked.png", "recipe.yaml", "train/metrics.jsonl"):
+    for name in ("losses.png", "ranked.png", "actmaps.png", "recipe.yaml", "train/metrics.jsonl"):
         assert (tmp_path / name).stat().st_size > 0, name
     recipe = (tmp_path / "recipe.yaml").read_text()
     assert "num_classes: 16" in recipe  # the identity classifier was sized from the data
