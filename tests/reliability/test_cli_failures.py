@@ -8,6 +8,7 @@ import shutil
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from reliability_helpers import one_line_error, siamreid
@@ -197,3 +198,20 @@ def test_saved_files_follow_the_umask(tmp_path: Path, model_dir: Path) -> None:
     assert len(files) >= 12
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o640, path
+
+
+def test_on_bad_image_skip_leaves_the_unreadable_file_out(
+    tmp_path: Path, model_dir: Path, images: Path
+) -> None:
+    folder = Path(shutil.copytree(images, tmp_path / "with-a-broken-one"))
+    broken = sorted(folder.iterdir())[2]
+    broken.write_bytes(b"\x89PNG truncated")
+    out = tmp_path / "e.npz"
+    proc = siamreid(
+        "embed", "--checkpoint", model_dir, folder, "--out", out, "--on-bad-image", "skip"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"skipping {broken}" in proc.stderr
+    saved = np.load(out)
+    assert len(saved["paths"]) == len(list(folder.iterdir())) - 1
+    assert str(broken) not in saved["paths"].tolist()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from siamreid.data.datasets import ReidImageDataset
+from siamreid.data.datasets import BadImagePolicy, ReidImageDataset, unreadable_images
 from siamreid.data.images import IMAGE_SUFFIXES, image_paths
 from siamreid.data.market1501 import parse_market1501_name
 from siamreid.data.samples import ReidSample
@@ -52,7 +53,16 @@ def add_embedding_options(parser: argparse.ArgumentParser, *, flip: bool = True)
         default=default_workers(),
         help="image decoding processes (default: the usable cores, at most 8; 0: none)",
     )
-    parser.add_argument("--device", help="cpu, cuda, cuda:1, mps... (default: cuda if present)")
+    parser.add_argument(
+        "--device", help="cpu, cuda, cuda:1, mps... (default: CUDA, then MPS, then CPU)"
+    )
+    parser.add_argument(
+        "--on-bad-image",
+        choices=("raise", "skip"),
+        default="raise",
+        help="an unreadable image stops the command (raise, default) or is left out with a "
+        "warning (skip)",
+    )
     if flip:
         parser.add_argument(
             "--flip", action="store_true", help="average each image's and its mirror's embedding"
@@ -72,8 +82,27 @@ def printable(text: str) -> str:
     )
 
 
-def list_images(source: str | os.PathLike[str], what: str) -> list[Path]:
-    """One image file, or the images below a folder (sorted); none found is an error."""
+def list_images(
+    source: str | os.PathLike[str], what: str, on_bad_image: BadImagePolicy = "raise"
+) -> list[Path]:
+    """One image file, or the images below a folder (sorted); none found is an error.
+
+    With ``on_bad_image="skip"`` every image is decoded once and the unreadable ones are left
+    out, each named in a warning on stderr.
+    """
+    found = _image_files(source, what)
+    if on_bad_image == "raise":
+        return found
+    bad = unreadable_images(found)
+    for path, reason in sorted(bad.items()):
+        print(f"siamreid: warning: skipping {printable(str(path))}: {reason}", file=sys.stderr)
+    kept = [p for p in found if p not in bad]
+    if not kept:
+        raise DatasetLayoutError(f"{what} {str(source)!r}: no image is readable.")
+    return kept
+
+
+def _image_files(source: str | os.PathLike[str], what: str) -> list[Path]:
     path = Path(source)
     if path.is_file():
         if path.suffix.lower() not in IMAGE_SUFFIXES:

@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Embed the images and write the .npz file."""
-    paths = list_images(args.images, "IMAGES")
+    paths = list_images(args.images, "IMAGES", args.on_bad_image)
     model = load_model(args.checkpoint, args.device)
     embeddings = embed_paths(
         model, paths, batch_size=args.batch_size, workers=args.workers, flip=args.flip

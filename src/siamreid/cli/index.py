@@ -56,7 +56,7 @@ def register(subparsers: Any) -> None:
 def run_build(args: argparse.Namespace) -> int:
     """Embed the gallery and save the index, the model and the id names."""
     root = Path(args.gallery)
-    people = identities(list_images(root, "GALLERY"), root)
+    people = identities(list_images(root, "GALLERY", args.on_bad_image), root)
     model = load_model(args.checkpoint, args.device)
     retriever = Retriever(
         model,

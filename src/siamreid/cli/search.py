@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     retriever, model = _load(args)
     names = retriever.names
     root = Path(args.query)
-    paths = list_images(root, "QUERY")
+    paths = list_images(root, "QUERY", args.on_bad_image)
     drawn = paths[: max(args.plot_queries, 0)] if args.plot else []
     # identities first: a query without one fails before the embedding work
     label_root = root if root.is_dir() else root.parent.parent
