@@ -22,6 +22,7 @@ from siamreid.data import apply_bad_image_policy
 from siamreid.data.config import load_splits
 from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError, PretrainedWeightsError, RunFolderError
+from siamreid.models.backbones import check_hub_access
 from siamreid.models.embedder import SiameseEmbedder
 from siamreid.report import rank_gallery, write_report
 from siamreid.run_folder import (
@@ -50,16 +51,21 @@ def build_model(recipe: Recipe) -> SiameseEmbedder:
     """
     try:
         return SiameseEmbedder.from_config(recipe.model, seed=recipe.trainer.seed)
-    except PretrainedWeightsError as err:  # say the way out in the recipe's own terms
-        model = recipe.model
-        if model.weights is not None:
-            raise PretrainedWeightsError(f"model.weights {model.weights!r}: {err}") from err
-        raise PretrainedWeightsError(
-            f"Cannot get the pretrained weights of model.backbone {model.backbone!r}: the Hugging "
-            "Face hub is not reachable and they are not in the local cache. Set "
-            "model.weights=PATH (a local ImageNet checkpoint: .safetensors, .pth or .bin) or "
-            "model.pretrained=false, in the recipe or on the command line."
-        ) from err
+    except PretrainedWeightsError as err:
+        raise _in_recipe_terms(recipe, err) from err
+
+
+def _in_recipe_terms(recipe: Recipe, err: PretrainedWeightsError) -> PretrainedWeightsError:
+    """The way out of a weights error, said in recipe fields (also what the CLI takes)."""
+    model = recipe.model
+    if model.weights is not None:
+        return PretrainedWeightsError(f"model.weights {model.weights!r}: {err}")
+    return PretrainedWeightsError(
+        f"Cannot get the pretrained weights of model.backbone {model.backbone!r}: the Hugging "
+        "Face hub is not reachable and they are not in the local cache. Set "
+        "model.weights=PATH (a local ImageNet checkpoint: .safetensors, .pth or .bin) or "
+        "model.pretrained=false, in the recipe or on the command line."
+    )
 
 
 def run_recipe(
@@ -146,6 +152,11 @@ def _load(recipe: Recipe) -> ReidSplits:
 def _check_recipe(recipe: Recipe) -> None:
     """What the dataclasses cannot check alone: the device and the dataset folder exist."""
     select_device(recipe.trainer.device)
+    if recipe.model.weights is None:
+        try:
+            check_hub_access(recipe.model.backbone, pretrained=recipe.model.pretrained)
+        except PretrainedWeightsError as err:
+            raise _in_recipe_terms(recipe, err) from err
     data = recipe.data
     if data.dataset != "synthetic" and not Path(data.root).exists():
         raise ConfigError(

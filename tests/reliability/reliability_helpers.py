@@ -36,9 +36,11 @@ TINY_RECIPE: dict[str, Any] = {
 }
 
 
-def siamreid(*args: object, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """``python -m siamreid ARGS`` in a fresh process, as a user runs it."""
-    env = {**os.environ, "MPLBACKEND": "Agg"}
+def siamreid(
+    *args: object, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m siamreid ARGS`` in a fresh process, as a user runs it (``env`` added)."""
+    env = {**os.environ, "MPLBACKEND": "Agg", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "siamreid", *(str(a) for a in args)],
         capture_output=True,

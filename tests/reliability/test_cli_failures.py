@@ -215,3 +215,15 @@ def test_on_bad_image_skip_leaves_the_unreadable_file_out(
     saved = np.load(out)
     assert len(saved["paths"]) == len(list(folder.iterdir())) - 1
     assert str(broken) not in saved["paths"].tolist()
+
+
+def test_an_offline_hf_hub_model_fails_fast_naming_the_local_way(
+    tmp_path: Path, images: Path
+) -> None:
+    proc = siamreid(
+        "embed", "--checkpoint", "hf-hub:someone/reid-model", images, "--out", tmp_path / "e",
+        env={"HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    line = one_line_error(proc)
+    assert "not reachable" in line
+    assert "--checkpoint PATH" in line

@@ -135,3 +135,17 @@ def test_a_second_writer_of_one_run_folder_gets_a_clear_error(
         holder.wait()
     with writer_lock(out, what="run folder", error=RunFolderError):  # released on exit
         pass
+
+
+def test_offline_pretrained_weights_fail_fast_in_recipe_terms(
+    tmp_path: Path, recipe_file: Path
+) -> None:
+    out = tmp_path / "offline"
+    proc = siamreid(
+        "train", "--config", recipe_file, "--out", out, "model.pretrained=true",
+        env={"HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    line = one_line_error(proc)
+    assert "model.weights=PATH" in line
+    assert "model.pretrained=false" in line
+    assert not out.exists()  # refused before anything was read or written

@@ -107,6 +107,20 @@ def _offline_error(name: str) -> PretrainedWeightsError:
     )
 
 
+def check_hub_access(name: str, *, pretrained: bool) -> None:
+    """Fail fast when building ``name`` needs the Hugging Face hub and it cannot be reached.
+
+    timm retries for ~45 s before giving up; this probes once (a few seconds) and raises at once
+    when the weights (or, for ``hf-hub:`` names, the model itself) are not in the local cache.
+
+    Raises:
+        PretrainedWeightsError: The hub is needed, unreachable, and the files are not cached.
+    """
+    wants_hub = pretrained or name.startswith("hf-hub:")  # hf-hub names always download
+    if wants_hub and not _weights_cached(name) and not hub_reachable():
+        raise _offline_error(name)
+
+
 def create_backbone(
     name: str,
     *,
@@ -161,10 +175,7 @@ def create_backbone(
                 f"Weights file {str(path)!r} does not fit backbone {name!r}: {err}. Check that "
                 "the file holds this architecture's ImageNet state dict."
             ) from err
-    # Probe the hub only when weights are wanted, and fail fast instead of retrying for ~45 s.
-    wants_hub = pretrained or name.startswith("hf-hub:")  # hf-hub names always download
-    if wants_hub and not _weights_cached(name) and not hub_reachable():
-        raise _offline_error(name)
+    check_hub_access(name, pretrained=pretrained)
     try:
         return timm.create_model(name, pretrained=pretrained, **kwargs)
     except OSError as err:  # huggingface_hub raises OSError subclasses when offline
