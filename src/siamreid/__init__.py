@@ -38,6 +38,7 @@ from siamreid.errors import (
     IndexFormatError,
     NonFiniteLossError,
     PretrainedWeightsError,
+    RunFolderError,
     SiamreidError,
 )
 from siamreid.evaluation import (
@@ -86,6 +87,7 @@ __all__ = [
     "ReidSample",
     "ReidSplits",
     "Retriever",
+    "RunFolderError",
     "SearchResult",
     "SiameseEmbedder",
     "SiamreidError",
