@@ -4,7 +4,7 @@ Shows the deployment loop of a multi-camera tracker on person crops:
 
 1. load a trained model (``SiameseEmbedder.from_pretrained`` / ``load_pretrained``);
 2. calibrate the "new person" distance threshold on validation identities
-   (``siamreid.calibration``: each validation query's nearest same-person and nearest
+   (``siamreid.evaluation.threshold``: each validation query's nearest same-person and nearest
    other-person distance, threshold maximising balanced accuracy);
 3. enrol the known people: their gallery crops go into a ``Retriever`` index;
 4. for every new crop (people enrolled and people never seen), find the nearest enrolled crop
@@ -34,8 +34,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from siamreid.calibration import DistanceThreshold, calibrate_threshold, nearest_match_distances
 from siamreid.data import DataConfig, ReidSample, ReidSplits, load_splits, make_synthetic_market
+from siamreid.evaluation.threshold import (
+    DistanceThreshold,
+    calibrate_threshold,
+    nearest_match_distances,
+)
 from siamreid.models import SiameseEmbedder
 from siamreid.models.serialization import load_pretrained
 from siamreid.retrieval import Retriever

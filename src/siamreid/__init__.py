@@ -6,7 +6,6 @@ The public API, declared once. Everything users import comes from here::
 """
 
 from siamreid._version import __version__
-from siamreid.calibration import DistanceThreshold, calibrate_threshold
 from siamreid.data import (
     CUHK03NP,
     MSMT17,
@@ -49,6 +48,7 @@ from siamreid.evaluation import (
     re_rank,
     re_rank_features,
 )
+from siamreid.evaluation.threshold import DistanceThreshold, calibrate_threshold
 from siamreid.losses import CompositeLoss, LossTermConfig, build_loss
 from siamreid.models import ModelConfig, SiameseEmbedder, create_backbone
 from siamreid.retrieval import IndexOptions, Retriever, SearchResult

@@ -25,7 +25,6 @@ PUBLIC_MODULES = [
     "siamreid.errors",
     "siamreid.models.serialization",
     "siamreid.export",
-    "siamreid.calibration",
 ]
 _DIRECTIVE = re.compile(r"^:::[ \t]+([\w.]+)[ \t]*$", re.MULTILINE)
 

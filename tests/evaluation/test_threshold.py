@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siamreid.calibration import (
+from siamreid.evaluation.threshold import (
     DistanceThreshold,
     calibrate_threshold,
     nearest_match_distances,
