@@ -70,6 +70,8 @@ def test_record_writes_the_section_from_a_results_file(tmp_path: Path) -> None:
                 "k": 4,
                 "compile": False,
                 "workers": 8,
+                "steps": 80,
+                "warm": 20,
                 "trainer": 950.0,
                 "bare": 1000.0,
                 "ratio": 0.95,
@@ -84,7 +86,7 @@ def test_record_writes_the_section_from_a_results_file(tmp_path: Path) -> None:
     bench_gpu.record(results, doc)
     page = doc.read_text()
     assert page.startswith("# Benchmarks\n\nhand-written text\n")
-    assert "| 16x4 (64) | no | 950 | 1000 | **0.950** |" in page
+    assert "| 16x4 (64) | no | 60 | 950 | 1000 | **0.950** |" in page
     assert "_Measured on one NVIDIA H200 (140 GiB, CUDA 13.0); host: 2026-11-30._" in page
     assert "Skipped for time: measurements [3]" in page
     assert "Failed: measurement 5 (throughput): RuntimeError: inductor failed" in page
