@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -15,7 +14,6 @@ from tqdm import tqdm
 
 from siamreid.data.datasets import BadImagePolicy, ReidImageDataset, unreadable_images
 from siamreid.data.images import IMAGE_SUFFIXES, image_paths
-from siamreid.data.market1501 import parse_market1501_name
 from siamreid.data.samples import ReidSample
 from siamreid.errors import DatasetLayoutError
 from siamreid.models.embedder import SiameseEmbedder
@@ -23,10 +21,8 @@ from siamreid.models.serialization import load_pretrained
 from siamreid.training.device import select_device
 
 __all__ = [
-    "Identities",
     "add_embedding_options",
     "embed_paths",
-    "identities",
     "list_images",
     "load_model",
     "printable",
@@ -147,77 +143,3 @@ def embed_paths(
         for images, _, _ in tqdm(loader, desc=desc, unit="batch", disable=None)
     ]
     return torch.cat(parts) if parts else torch.empty(0, model.embedding_dim)
-
-
-@dataclass(frozen=True)
-class Identities:
-    """Identities read from image paths.
-
-    Attributes:
-        paths: The images kept (Market-1501 junk, ``-1_...``, is dropped).
-        ids: One integer id per kept image.
-        camids: One 0-based camera per image, or ``None`` unless every name has a camera.
-        names: Folder name of each id, when ids come from non-numeric folder names.
-        skipped: Junk images dropped.
-    """
-
-    paths: list[Path]
-    ids: list[int]
-    camids: list[int] | None
-    names: dict[int, str] | None
-    skipped: int
-
-
-def identities(
-    paths: Sequence[Path], root: Path, names: dict[int, str] | None = None
-) -> Identities:
-    """Ids from Market-1501 file names (``0002_c1s1_000451_03.jpg``), else from the first
-    sub-folder under ``root`` (``root/<id>/image.jpg``): numeric folder names are the ids;
-    others are looked up in ``names`` (-1 when absent), or without ``names`` numbered in
-    sorted order."""
-    parsed: list[tuple[Path, int | str, int | None]] = []
-    skipped = 0
-    for path in paths:
-        try:
-            pid, camid = parse_market1501_name(path.name)
-        except DatasetLayoutError:
-            parsed.append((path, _folder_label(path, root), None))
-            continue
-        if pid == -1:
-            skipped += 1
-        else:
-            parsed.append((path, pid, camid))
-    labels = {label for _, label, _ in parsed if isinstance(label, str)}
-    table = _label_ids(labels, names)
-    ids = [label if isinstance(label, int) else table[label] for _, label, _ in parsed]
-    cams = [camid for _, _, camid in parsed]
-    camids = None if any(c is None for c in cams) else [int(c) for c in cams if c is not None]
-    named = None if names is not None or _all_numeric(labels) else {v: k for k, v in table.items()}
-    return Identities([p for p, _, _ in parsed], ids, camids, named or names, skipped)
-
-
-def _folder_label(path: Path, root: Path) -> str:
-    try:
-        parts = path.resolve().relative_to(root.resolve()).parts
-    except ValueError:
-        parts = ()
-    if len(parts) < 2:
-        raise DatasetLayoutError(
-            f"Cannot tell whose image {str(path)!r} is: name it Market-1501 style "
-            "(0002_c1s1_000451_03.jpg) or put it in a sub-folder named after the person "
-            f"({root}/<id>/{path.name})."
-        )
-    return parts[0]
-
-
-def _all_numeric(labels: set[str]) -> bool:
-    return all(label.isdigit() for label in labels)
-
-
-def _label_ids(labels: set[str], names: dict[int, str] | None) -> dict[str, int]:
-    if _all_numeric(labels):
-        return {label: int(label) for label in labels}
-    if names is not None:  # ids of an existing index; an unknown name gets -1
-        by_name = {name: pid for pid, name in names.items()}
-        return {label: by_name.get(label, -1) for label in labels}
-    return {label: i for i, label in enumerate(sorted(labels))}

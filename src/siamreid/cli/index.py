@@ -10,10 +10,10 @@ from siamreid.cli._common import (
     CHECKPOINT_HELP,
     add_embedding_options,
     embed_paths,
-    identities,
     list_images,
     load_model,
 )
+from siamreid.data.labels import identities
 from siamreid.retrieval import Retriever
 
 

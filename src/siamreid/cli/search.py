@@ -13,11 +13,11 @@ import numpy as np
 from siamreid.cli._common import (
     add_embedding_options,
     embed_paths,
-    identities,
     list_images,
     load_model,
     printable,
 )
+from siamreid.data.labels import identities
 from siamreid.errors import ConfigError, IndexFormatError
 from siamreid.models.embedder import SiameseEmbedder
 from siamreid.retrieval import Retriever, SearchResult

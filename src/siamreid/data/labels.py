@@ -1,0 +1,93 @@
+"""Who is in an image, read from its path: the identity-labelling rule for image folders.
+
+Ids come from Market-1501 file names (``0002_c1s1_000451_03.jpg``: person 2, camera 1; junk
+``-1_...`` files are dropped), else from the first sub-folder under the root
+(``root/<person>/image.jpg``): numeric folder names are the ids; other names are numbered in
+sorted order, or looked up in a given ``{id: name}`` table (-1 when absent). ``siamreid index
+build`` and ``siamreid search`` label their images with this rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from siamreid.data.market1501 import parse_market1501_name
+from siamreid.errors import DatasetLayoutError
+
+__all__ = ["Identities", "identities"]
+
+
+@dataclass(frozen=True)
+class Identities:
+    """Identities read from image paths.
+
+    Attributes:
+        paths: The images kept (Market-1501 junk, ``-1_...``, is dropped).
+        ids: One integer id per kept image.
+        camids: One 0-based camera per image, or ``None`` unless every name has a camera.
+        names: Folder name of each id, when ids come from non-numeric folder names.
+        skipped: Junk images dropped.
+    """
+
+    paths: list[Path]
+    ids: list[int]
+    camids: list[int] | None
+    names: dict[int, str] | None
+    skipped: int
+
+
+def identities(
+    paths: Sequence[Path], root: Path, names: dict[int, str] | None = None
+) -> Identities:
+    """Ids from Market-1501 file names (``0002_c1s1_000451_03.jpg``), else from the first
+    sub-folder under ``root`` (``root/<id>/image.jpg``): numeric folder names are the ids;
+    others are looked up in ``names`` (-1 when absent), or without ``names`` numbered in
+    sorted order."""
+    parsed: list[tuple[Path, int | str, int | None]] = []
+    skipped = 0
+    for path in paths:
+        try:
+            pid, camid = parse_market1501_name(path.name)
+        except DatasetLayoutError:
+            parsed.append((path, _folder_label(path, root), None))
+            continue
+        if pid == -1:
+            skipped += 1
+        else:
+            parsed.append((path, pid, camid))
+    labels = {label for _, label, _ in parsed if isinstance(label, str)}
+    table = _label_ids(labels, names)
+    ids = [label if isinstance(label, int) else table[label] for _, label, _ in parsed]
+    cams = [camid for _, _, camid in parsed]
+    camids = None if any(c is None for c in cams) else [int(c) for c in cams if c is not None]
+    named = None if names is not None or _all_numeric(labels) else {v: k for k, v in table.items()}
+    return Identities([p for p, _, _ in parsed], ids, camids, named or names, skipped)
+
+
+def _folder_label(path: Path, root: Path) -> str:
+    try:
+        parts = path.resolve().relative_to(root.resolve()).parts
+    except ValueError:
+        parts = ()
+    if len(parts) < 2:
+        raise DatasetLayoutError(
+            f"Cannot tell whose image {str(path)!r} is: name it Market-1501 style "
+            "(0002_c1s1_000451_03.jpg) or put it in a sub-folder named after the person "
+            f"({root}/<id>/{path.name})."
+        )
+    return parts[0]
+
+
+def _all_numeric(labels: set[str]) -> bool:
+    return all(label.isdigit() for label in labels)
+
+
+def _label_ids(labels: set[str], names: dict[int, str] | None) -> dict[str, int]:
+    if _all_numeric(labels):
+        return {label: int(label) for label in labels}
+    if names is not None:  # ids of an existing index; an unknown name gets -1
+        by_name = {name: pid for pid, name in names.items()}
+        return {label: by_name.get(label, -1) for label in labels}
+    return {label: i for i, label in enumerate(sorted(labels))}
