@@ -41,6 +41,8 @@ def test_cpu_smoke_runs_every_part_and_writes_a_temporary_page(tmp_path: Path) -
     assert all(e["steps"] == 2 for e in epoch["epochs"])
     assert all(0.0 <= e["wait_share"] <= 1.0 for e in epoch["epochs"])
     assert epoch["bound"] in ("input pipeline", "GPU compute")
+    assert epoch["validation_s"] > 0
+    assert epoch["projected_with_validation_s"] > epoch["projected_seconds"]
     assert 0.0 < results["eval"]["mAP"] <= 1.0
     assert 0.0 < results["eval"]["mAP_reranked"] <= 1.0
     # Smoke numbers go to a temporary copy of the page, never to docs/benchmarks.md.
