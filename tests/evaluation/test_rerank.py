@@ -184,8 +184,9 @@ def test_features_path_runs_on_the_features_device_in_their_precision(
         rows: slice | torch.Tensor,
         cols: slice,
         buffer: torch.Tensor | None = None,
+        scratch: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        out = blocks(self, rows, cols, buffer)
+        out = blocks(self, rows, cols, buffer, scratch)
         seen.append((self.x.device, self.x.dtype, out.device))
         return out
 
@@ -219,13 +220,27 @@ def test_tied_pools_are_recomputed_in_full(monkeypatch: pytest.MonkeyPatch) -> N
         rows: slice | torch.Tensor,
         cols: slice,
         buffer: torch.Tensor | None = None,
+        scratch: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if isinstance(rows, torch.Tensor):
             recomputed.append(rows.numel())
-        return blocks(self, rows, cols, buffer)
+        return blocks(self, rows, cols, buffer, scratch)
 
     monkeypatch.setattr(_features_knn.FeatureDistances, "rows", spy)
     monkeypatch.setattr(_features_knn, "POOL_EXTRA", 0)
     got = re_rank_features(qf, gf, 4, 2, 0.3, chunk_size=3)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
     assert sum(recomputed) > 0
+
+
+def test_feature_distances_round_like_numpy_squared_distances() -> None:
+    """Bit-equal to ``(|a|^2 + |b|^2) - 2 a @ b.T`` in float32, so near-ties fall alike."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 64)).astype(np.float32)
+    sq = (x * x).sum(axis=1)
+    expected = np.square((sq[:, None] + sq[None, :]) - 2.0 * (x @ x.T))
+    np.fill_diagonal(expected, 0.0)
+    dist = _features_knn.FeatureDistances(torch.from_numpy(x[:100]), torch.from_numpy(x[100:]))
+    np.testing.assert_array_equal(
+        dist.rows(slice(40, 300), slice(40, 300)).numpy(), expected[40:, 40:]
+    )

@@ -15,6 +15,7 @@ where they tie are recomputed in full. The pool's distances also serve the later
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from siamreid.evaluation._kreciprocal import F32, I64, Neighbours
@@ -26,29 +27,55 @@ _PAIR_BLOCK = 65536  # feature pairs gathered at a time
 
 
 class FeatureDistances:
-    """``P = D ** 2`` with ``D`` the squared Euclidean distance of features (queries first)."""
+    """``P = D ** 2`` with ``D`` the squared Euclidean distance of features (queries first).
+
+    ``D`` is computed as the reference's inputs are, ``(|a|^2 + |b|^2) - 2 a.b``, each
+    operation rounded in the features' precision. On CPU the norms and products go through
+    numpy (its BLAS), as the dense matrices torchreid's code is given usually are, so that the
+    two agree to the last bit and near-ties between neighbours fall the same way; on other
+    devices, torch.
+    """
 
     def __init__(self, query: torch.Tensor, gallery: torch.Tensor) -> None:
         self.x = torch.cat([query, gallery]).contiguous()
-        self.sq = (self.x * self.x).sum(dim=1)
         self.num_query, self.num_items = query.shape[0], self.x.shape[0]
         self.device = self.x.device
+        self.x_np = self.x.numpy() if self.device.type == "cpu" else None
+        if self.x_np is not None:
+            self.sq = torch.from_numpy((self.x_np * self.x_np).sum(axis=1))
+        else:
+            self.sq = (self.x * self.x).sum(dim=1)
+
+    def _products(self, rows: slice | torch.Tensor, cols: slice, out: torch.Tensor) -> None:
+        """``out = x[rows] @ x[cols].T``."""
+        if self.x_np is not None:
+            left = self.x_np[rows if isinstance(rows, slice) else rows.numpy()]
+            np.matmul(left, self.x_np[cols].T, out=out.numpy())
+        else:
+            torch.mm(self.x[rows], self.x[cols].T, out=out)
 
     def rows(
-        self, rows: slice | torch.Tensor, cols: slice, out: torch.Tensor | None = None
+        self,
+        rows: slice | torch.Tensor,
+        cols: slice,
+        out: torch.Tensor | None = None,
+        scratch: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``P[rows, cols]`` as float32 on the features' device, self-distances exactly zero.
 
-        ``D`` is ``sq[cols] - 2 x[rows] @ x[cols].T + sq[rows]`` (scaling by -2 is exact),
-        not clamped: the reference does not clamp either. ``out``, a flat buffer of the
-        features' dtype, saves allocating (and faulting in) a fresh block every call.
+        ``D`` is not clamped: the reference does not clamp either. ``out`` and ``scratch``,
+        flat buffers of the features' dtype, save allocating (and faulting in) two fresh
+        blocks every call.
         """
-        x, sq = self.x, self.sq
         num_rows = len(range(self.num_items)[rows]) if isinstance(rows, slice) else rows.numel()
         shape = (num_rows, len(range(self.num_items)[cols]))
-        buf = None if out is None else out[: shape[0] * shape[1]].view(shape)
-        d = torch.addmm(sq[cols], x[rows], x[cols].T, beta=1.0, alpha=-2.0, out=buf)
-        d += sq[rows][:, None]
+        size = shape[0] * shape[1]
+        empty = torch.empty(size, dtype=self.x.dtype, device=self.device)
+        d = (empty if out is None else out[:size]).view(shape)
+        norms = (empty.clone() if scratch is None else scratch[:size]).view(shape)
+        self._products(rows, cols, d)
+        torch.add(self.sq[rows][:, None], self.sq[cols][None, :], out=norms)
+        d.mul_(-2.0).add_(norms)  # (|a|^2 + |b|^2) - 2 a.b; scaling by -2 is exact
         row_ids = torch.arange(self.num_items, device=self.device)[rows]
         start, stop, _ = cols.indices(self.num_items)
         own = torch.nonzero((row_ids >= start) & (row_ids < stop))[:, 0]
@@ -140,10 +167,11 @@ def symmetric_neighbours(
     original = torch.empty((q, n - q), dtype=torch.float32, device=device)
     found: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     buffer = torch.empty(min(chunk_size, n) * n, dtype=dist.x.dtype, device=device)
+    scratch = torch.empty_like(buffer)
     below_mask = torch.empty(min(chunk_size, n) * n, dtype=torch.bool, device=device)
     for start in reversed(range(0, n, chunk_size)):
         stop = min(start + chunk_size, n)
-        block = dist.rows(slice(start, stop), slice(start, n), buffer)  # P[start:stop, start:]
+        block = dist.rows(slice(start, stop), slice(start, n), buffer, scratch)  # P[start:, start:]
         torch.maximum(colmax[start:stop], block.amax(dim=1), out=colmax[start:stop])
         if start < q:  # every gallery column lies right of a query row
             original[start : min(stop, q)] = block[: min(stop, q) - start, q - start :]
