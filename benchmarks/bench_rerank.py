@@ -237,7 +237,8 @@ def main() -> None:
         "gallery (751 at Market-1501's size), k1=20, k2=6, lambda=0.3; every method starts "
         "from the features (the dense ones compute the three squared Euclidean distance "
         f"matrices first). {rounds} interleaved rounds per size, each method in its own "
-        f"process with {args.threads} thread(s); times are medians, speed-ups the median "
+        f"process with {args.threads} thread(s){ONE_THREAD if args.threads == 1 else ''}; "
+        "times are medians, speed-ups the median "
         "(and range) of each "
         "round's ratio to the reference. Max abs diff: largest difference of the re-ranked "
         "distances from the reference's over all rounds. Peak MB: above the child's "
@@ -253,6 +254,10 @@ def main() -> None:
         print(f"\nwrote {write_section('rerank', body)}")
 
 
+ONE_THREAD = (
+    " (on a shared, oversubscribed machine a second OpenMP thread per process spends more "
+    "time waiting at barriers than it saves)"
+)
 HEADERS = ["size", "method", "wall s", "speed-up", "CPU s", "CPU ratio", "peak MB", "Rank-1"]
 HEADERS += ["mAP", "max abs diff"]
 
