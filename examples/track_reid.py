@@ -40,8 +40,7 @@ from siamreid.evaluation.threshold import (
     calibrate_threshold,
     nearest_match_distances,
 )
-from siamreid.models import SiameseEmbedder
-from siamreid.models.serialization import load_pretrained
+from siamreid.models import SiameseEmbedder, load_pretrained
 from siamreid.retrieval import Retriever
 
 

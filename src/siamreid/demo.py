@@ -18,7 +18,7 @@ from typing import Any
 from siamreid.data.config import DataConfig
 from siamreid.data.transforms import TransformConfig
 from siamreid.losses import LossTermConfig
-from siamreid.models.embedder import ModelConfig
+from siamreid.models.config import ModelConfig
 from siamreid.pipeline import run_recipe
 from siamreid.training.config import TrainerConfig
 from siamreid.training.recipe import Recipe

@@ -36,6 +36,7 @@ from siamreid._io import atomic_write_json
 from siamreid._version import __version__
 from siamreid.errors import ExportError
 from siamreid.models.embedder import SiameseEmbedder
+from siamreid.models.serialization import config_record
 
 __all__ = [
     "Exporter",
@@ -414,21 +415,17 @@ def _write_metadata(path: Path, model: SiameseEmbedder, input_norm: InputNorm) -
         import onnx
     except ImportError as err:
         raise ExportError(f"Cannot add metadata to {str(path)!r}: {err}. {_INSTALL_HINT}") from err
-    cfg, data = model.config, model.data_config
+    # the saved model's own record (config.json), with the input statistics this graph expects
+    record = config_record(model)
     mean, std = _input_stats(model, input_norm)
-    props = {
-        "siamreid_version": __version__,
-        "backbone": cfg.backbone,
-        "embedding_dim": str(cfg.embedding_dim),
-        "input_size": json.dumps(list(cfg.input_size)),
-        "mean": json.dumps(list(mean)),
-        "std": json.dumps(list(std)),
-        "input_norm": input_norm,
-        "model_mean": json.dumps(list(data.mean)),
-        "model_std": json.dumps(list(data.std)),
-        "interpolation": data.interpolation,
-        "metric": "cosine" if cfg.normalize else "euclidean",
-    }
+    record.update(
+        mean=list(mean),
+        std=list(std),
+        input_norm=input_norm,
+        model_mean=list(model.data_config.mean),
+        model_std=list(model.data_config.std),
+    )
+    props = {key: v if isinstance(v, str) else json.dumps(v) for key, v in record.items()}
     proto = onnx.load(str(path))
     onnx.helper.set_model_props(proto, props)
     onnx.save(proto, str(path))

@@ -11,8 +11,7 @@ import torch
 from cli_runner import Runner
 
 from siamreid.data.market1501 import parse_market1501_name
-from siamreid.models import SiameseEmbedder
-from siamreid.models.serialization import load_pretrained
+from siamreid.models import SiameseEmbedder, load_pretrained
 from siamreid.retrieval import Retriever
 
 

@@ -16,12 +16,11 @@ from PIL import Image
 
 from siamreid.data.samples import ReidSplits
 from siamreid.errors import CheckpointError
-from siamreid.models import SiameseEmbedder
+from siamreid.models import SiameseEmbedder, _locate, load_pretrained
 from siamreid.models.serialization import (
     CONFIG_FILE,
     FORMAT_VERSION,
     WEIGHTS_FILE,
-    load_pretrained,
     push_to_hub,
     save_pretrained,
 )
@@ -283,6 +282,7 @@ def test_hub_source_downloads_the_two_files(
         return str(saved / filename)
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    monkeypatch.setattr(_locate, "hub_reachable", lambda: True)  # the fake answers
     loaded = load_pretrained("hf-hub:org/reid-model")
     assert sorted(calls) == [("org/reid-model", CONFIG_FILE), ("org/reid-model", WEIGHTS_FILE)]
     assert torch.equal(loaded.embed(_images()), model.embed(_images()))
@@ -295,7 +295,22 @@ def test_hub_failure_is_a_checkpoint_error(monkeypatch: pytest.MonkeyPatch) -> N
         raise OSError("no network")
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    monkeypatch.setattr(_locate, "hub_reachable", lambda: True)  # reachable, then it fails
     with pytest.raises(CheckpointError, match=r"Cannot download config\.json of 'hf-hub:a/b'"):
+        load_pretrained("hf-hub:a/b")
+
+
+def test_an_unreachable_hub_fails_at_once_without_downloading(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import huggingface_hub
+
+    def must_not_download(repo_id: str, filename: str, **kwargs: object) -> str:
+        raise AssertionError("downloaded although the hub is unreachable")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", must_not_download)
+    monkeypatch.setattr(_locate, "hub_reachable", lambda: False)
+    with pytest.raises(CheckpointError, match=r"not reachable.*--checkpoint PATH"):
         load_pretrained("hf-hub:a/b")
 
 

@@ -18,7 +18,7 @@ from reliability_helpers import one_line_error, siamreid
 from siamreid import Retriever, SiameseEmbedder
 from siamreid._io import writer_lock
 from siamreid.errors import IndexFormatError
-from siamreid.models.serialization import load_pretrained, save_pretrained
+from siamreid.models import load_pretrained, save_pretrained
 
 SIZE = (64, 32)
 

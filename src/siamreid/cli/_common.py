@@ -16,8 +16,8 @@ from siamreid.data.datasets import BadImagePolicy, ReidImageDataset, unreadable_
 from siamreid.data.images import IMAGE_SUFFIXES, image_paths
 from siamreid.data.samples import ReidSample
 from siamreid.errors import DatasetLayoutError
+from siamreid.models import load_pretrained
 from siamreid.models.embedder import SiameseEmbedder
-from siamreid.models.serialization import load_pretrained
 from siamreid.training.device import select_device
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Any
 
 import torch
 
@@ -13,8 +13,7 @@ from siamreid.cli._common import CHECKPOINT_HELP, add_embedding_options, embed_p
 from siamreid.data.config import DataConfig, load_splits
 from siamreid.data.samples import ReidSplits
 from siamreid.evaluation import RankMetrics, evaluate_features, evaluate_rank, re_rank_features
-
-Metric: TypeAlias = Literal["cosine", "euclidean"]
+from siamreid.typing import Metric
 
 
 def register(subparsers: Any) -> None:
@@ -52,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     options = {"batch_size": args.batch_size, "workers": args.workers, "flip": args.flip}
     query = embed_paths(model, [s.path for s in splits.query], desc="query", **options)
     gallery = embed_paths(model, [s.path for s in splits.gallery], desc="gallery", **options)
-    metric: Metric = "cosine" if model.config.normalize else "euclidean"
+    metric: Metric = model.config.metric
     metrics = _metrics(query, gallery, splits, rerank=args.rerank, metric=metric)
     label = "with re-ranking" if args.rerank else f"{metric} distance"
     print(f"{splits.name} ({label}, {metrics.num_valid_queries} valid queries):")

@@ -9,7 +9,7 @@ from typing import Any
 from siamreid.cli._common import CHECKPOINT_HELP
 from siamreid.errors import ExportError
 from siamreid.export import InputNorm, to_onnx, verify_onnx, write_boxmot_metadata
-from siamreid.models.serialization import load_pretrained
+from siamreid.models import load_pretrained
 
 
 def register(subparsers: Any) -> None:

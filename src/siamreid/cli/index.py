@@ -62,7 +62,7 @@ def run_build(args: argparse.Namespace) -> int:
         model,
         backend=args.backend,
         index=args.index_type,
-        metric="cosine" if model.config.normalize else "euclidean",
+        metric=model.config.metric,
         names=people.names,
     )
     embeddings = embed_paths(

@@ -10,6 +10,7 @@ import numpy.typing as npt
 import torch
 
 from siamreid._checks import INT64_MAX, is_int
+from siamreid.typing import ArrayLike
 
 __all__ = [
     "ArrayLike",
@@ -22,7 +23,6 @@ __all__ = [
     "shape_of",
 ]
 
-ArrayLike: TypeAlias = "npt.NDArray[Any] | torch.Tensor"
 FloatArray: TypeAlias = "npt.NDArray[np.floating[Any]]"
 IntArray: TypeAlias = "npt.NDArray[np.int64]"
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -38,10 +37,9 @@ from siamreid.evaluation._inputs import (
     shape_of,
 )
 from siamreid.evaluation._ranking import Gallery, match_ranks
+from siamreid.typing import Metric
 
 __all__ = ["RankMetrics", "evaluate_features", "evaluate_rank"]
-
-Metric = Literal["euclidean", "cosine"]
 
 
 @dataclass(frozen=True, eq=False)

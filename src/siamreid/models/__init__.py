@@ -1,8 +1,10 @@
 """Models: timm backbones by name, embedding heads, and the Siamese embedder."""
 
 from siamreid.models.backbones import BackboneDataConfig, create_backbone, similar_model_names
-from siamreid.models.embedder import ImageInput, ModelConfig, SiameseEmbedder
+from siamreid.models.config import ModelConfig
+from siamreid.models.embedder import ImageInput, SiameseEmbedder, load_pretrained
 from siamreid.models.heads import BNNeckHead, HeadOutput
+from siamreid.models.serialization import save_pretrained
 
 __all__ = [
     "BNNeckHead",
@@ -12,5 +14,7 @@ __all__ = [
     "ModelConfig",
     "SiameseEmbedder",
     "create_backbone",
+    "load_pretrained",
+    "save_pretrained",
     "similar_model_names",
 ]

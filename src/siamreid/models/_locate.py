@@ -16,7 +16,7 @@ from typing import Any
 from siamreid._version import __version__
 from siamreid.errors import CheckpointError, ConfigError
 from siamreid.models.backbones import BackboneDataConfig, hub_reachable
-from siamreid.models.embedder import ModelConfig
+from siamreid.models.config import ModelConfig
 
 __all__ = [
     "CONFIG_FILE",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeAlias, overload
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -17,65 +17,19 @@ from torch import nn
 from siamreid._rng import seeded_rng
 from siamreid.data.images import load_image
 from siamreid.data.transforms import TransformConfig, build_eval_transform
-from siamreid.errors import ConfigError
+from siamreid.errors import BackboneError, CheckpointError
+from siamreid.models import serialization
 from siamreid.models.backbones import (
     BackboneDataConfig,
     backbone_data_config,
     create_backbone,
     feature_width,
 )
+from siamreid.models.config import ModelConfig
 from siamreid.models.heads import BNNeckHead, HeadOutput
+from siamreid.typing import ImageInput, ImageLike
 
-__all__ = ["ImageInput", "ModelConfig", "SiameseEmbedder"]
-
-ImageLike: TypeAlias = "str | os.PathLike[str] | Image.Image | np.ndarray[Any, Any]"
-ImageInput: TypeAlias = "torch.Tensor | ImageLike | Sequence[ImageLike]"
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """How to build a :class:`SiameseEmbedder`.
-
-    Attributes:
-        backbone: timm model name.
-        embedding_dim: Embedding width.
-        pretrained: Start from timm's ImageNet weights (downloaded from the Hugging Face hub).
-        weights: Local ImageNet weights file for the backbone; outranks the hub.
-        num_classes: Width of the identity classifier on the BNNeck (0: none).
-        input_size: ``(height, width)`` of the network input.
-        normalize: L2-normalise embeddings, so Euclidean distance ranks like cosine.
-        drop_path_rate: Stochastic depth for backbones that support it.
-    """
-
-    backbone: str = "efficientnet_b0"
-    embedding_dim: int = 512
-    pretrained: bool = True
-    weights: str | None = None
-    num_classes: int = 0
-    input_size: tuple[int, int] = (256, 128)
-    normalize: bool = True
-    drop_path_rate: float | None = None
-
-    def __post_init__(self) -> None:
-        if not self.backbone:
-            raise ConfigError("ModelConfig.backbone is empty: give a timm model name.")
-        if self.embedding_dim <= 0:
-            raise ConfigError(f"ModelConfig.embedding_dim must be > 0, got {self.embedding_dim}.")
-        if self.num_classes < 0:
-            raise ConfigError(f"ModelConfig.num_classes must be >= 0, got {self.num_classes}.")
-        size = tuple(self.input_size)
-        if len(size) != 2 or min(size) < 16:
-            raise ConfigError(
-                "ModelConfig.input_size must be (height, width), each >= 16; "
-                f"got {self.input_size}."
-            )
-        object.__setattr__(self, "input_size", (int(size[0]), int(size[1])))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready fields."""
-        out = asdict(self)
-        out["input_size"] = list(self.input_size)
-        return out
+__all__ = ["ImageInput", "SiameseEmbedder", "load_pretrained"]
 
 
 class SiameseEmbedder(nn.Module):
@@ -164,16 +118,51 @@ class SiameseEmbedder(nn.Module):
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``model.safetensors`` + ``config.json`` to ``directory`` (see serialization)."""
-        from siamreid.models.serialization import save_pretrained
-
-        return save_pretrained(self, directory)
+        return serialization.save_pretrained(self, directory)
 
     @classmethod
     def from_pretrained(cls, source: str | os.PathLike[str]) -> SiameseEmbedder:
-        """Load a model saved by :meth:`save_pretrained`, a training run, or ``hf-hub:org/name``."""
-        from siamreid.models.serialization import load_pretrained
+        """Rebuild a saved embedder exactly (same embeddings, bit for bit on CPU), in eval mode.
 
-        return load_pretrained(source)
+        The backbone is built with ``pretrained=False`` from the saved config, with the
+        preprocessing it was trained with, and then takes the saved weights; nothing is
+        unpickled.
+
+        Args:
+            source: A folder written by :meth:`save_pretrained`; a training run folder, its
+                ``train/checkpoints`` folder or one ``epoch_XXXX`` checkpoint folder; or
+                ``"hf-hub:org/name"`` (needs ``huggingface_hub`` and the network or its cache).
+
+        Raises:
+            CheckpointError: A file is missing or corrupt, the format is newer than this
+                siamreid, or the weights do not fit the config (the file and field are named).
+
+        Example:
+            >>> model = SiameseEmbedder.from_pretrained("runs/demo/model")  # doctest: +SKIP
+            >>> model.embed(["query.jpg"]).shape  # doctest: +SKIP
+            torch.Size([1, 512])
+        """
+        located = serialization.locate(source)
+        try:
+            model = cls.from_config(located.config)
+        except BackboneError as err:
+            raise CheckpointError(
+                f"{str(located.config_path)!r}: field 'backbone' cannot be built: {err}"
+            ) from err
+        if located.data is not None and located.data != model.data_config:
+            model._use_data_config(located.data)  # what it was trained with wins over timm's
+        serialization.load_weights(model, located)
+        return model.eval()
+
+    def _use_data_config(self, data: BackboneDataConfig) -> None:
+        height, width = self.config.input_size
+        self.data_config = data
+        self.eval_transform = build_eval_transform(
+            TransformConfig(height=height, width=width),
+            mean=data.mean,
+            std=data.std,
+            interpolation=data.interpolation,
+        )
 
     @property
     def embedding_dim(self) -> int:
@@ -191,9 +180,7 @@ class SiameseEmbedder(nn.Module):
 
         Saved indexes record it and refuse queries embedded with other weights.
         """
-        from siamreid.models.serialization import weights_digest
-
-        return weights_digest(self)
+        return serialization.weights_digest(self)
 
     def forward_train(self, images: torch.Tensor) -> HeadOutput:
         """Features, embeddings and logits for a preprocessed batch (what losses consume)."""
@@ -293,3 +280,12 @@ def _eval_mode(module: nn.Module) -> Iterator[None]:
         yield
     finally:
         module.train(was_training)
+
+
+def load_pretrained(source: str | os.PathLike[str]) -> SiameseEmbedder:
+    """A saved embedder, in eval mode: :meth:`SiameseEmbedder.from_pretrained` as a function.
+
+    Example:
+        >>> model = load_pretrained("runs/demo/model")  # doctest: +SKIP
+    """
+    return SiameseEmbedder.from_pretrained(source)

@@ -1,4 +1,4 @@
-"""Save and load trained embedders: safetensors weights and a JSON config, never a pickle.
+"""The saved-model format: safetensors weights and a JSON config, never a pickle.
 
 A saved model is a folder with two files::
 
@@ -7,9 +7,10 @@ A saved model is a folder with two files::
                         num_classes, input_size, normalize, drop_path_rate, mean, std,
                         interpolation, metric
 
-:func:`load_pretrained` also reads what ``siamreid train`` writes (a run folder, its
-``train/checkpoints`` folder or one ``epoch_XXXX`` checkpoint, whose ``meta.json`` holds the
-``model_config``) and ``hf-hub:org/name`` repositories holding the two files above.
+:func:`locate` (and so :func:`siamreid.models.load_pretrained`) also reads what
+``siamreid train`` writes (a run folder, its ``train/checkpoints`` folder or one ``epoch_XXXX``
+checkpoint, whose ``meta.json`` holds the ``model_config``) and ``hf-hub:org/name``
+repositories holding the two files above.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError
@@ -26,8 +27,7 @@ from safetensors.torch import load_file, save
 
 from siamreid._io import atomic_write, atomic_write_json, record, remove_stale_temps
 from siamreid._version import __version__
-from siamreid.data.transforms import TransformConfig, build_eval_transform
-from siamreid.errors import BackboneError, CheckpointError
+from siamreid.errors import CheckpointError
 from siamreid.models._locate import (
     CONFIG_FILE,
     FORMAT_NAME,
@@ -37,14 +37,18 @@ from siamreid.models._locate import (
     hub_module,
     locate,
 )
-from siamreid.models.embedder import SiameseEmbedder
+
+if TYPE_CHECKING:  # only for annotations: serialization imports no model class
+    from siamreid.models.embedder import SiameseEmbedder
 
 __all__ = [
     "CONFIG_FILE",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "WEIGHTS_FILE",
-    "load_pretrained",
+    "Located",
+    "load_weights",
+    "locate",
     "push_to_hub",
     "save_pretrained",
     "weights_digest",
@@ -122,35 +126,9 @@ def config_record(model: SiameseEmbedder) -> dict[str, Any]:
             "mean": list(data.mean),
             "std": list(data.std),
             "interpolation": data.interpolation,
-            "metric": "cosine" if cfg.normalize else "euclidean",
+            "metric": cfg.metric,
         },
     )
-
-
-def load_pretrained(source: str | os.PathLike[str]) -> SiameseEmbedder:
-    """Rebuild a saved embedder exactly (same embeddings, bit for bit on CPU), in eval mode.
-
-    The backbone is built with ``pretrained=False`` and then takes the saved weights; nothing
-    is unpickled.
-
-    Args:
-        source: A folder written by :func:`save_pretrained`; a training run folder, its
-            ``train/checkpoints`` folder or one ``epoch_XXXX`` checkpoint folder; or
-            ``"hf-hub:org/name"`` (needs ``huggingface_hub`` and the network or its cache).
-
-    Raises:
-        CheckpointError: A file is missing or corrupt, the format is newer than this siamreid,
-            or the weights do not fit the config (the file and the field are named).
-
-    Example:
-        >>> model = load_pretrained("runs/demo/model")  # doctest: +SKIP
-        >>> model.embed(["query.jpg"]).shape  # doctest: +SKIP
-        torch.Size([1, 512])
-    """
-    located = locate(source)
-    model = _build(located)
-    _load_weights(model, located)
-    return model.eval()
 
 
 def push_to_hub(
@@ -186,29 +164,17 @@ def push_to_hub(
     return str(getattr(info, "commit_url", info))
 
 
-# ---------------------------------------------------------------------------------- building
-def _build(located: Located) -> SiameseEmbedder:
-    try:
-        model = SiameseEmbedder.from_config(located.config)
-    except BackboneError as err:
-        raise CheckpointError(
-            f"{str(located.config_path)!r}: field 'backbone' cannot be built: {err}"
-        ) from err
-    data = located.data
-    if data is not None and data != model.data_config:
-        # the statistics the model was trained with win over timm's current defaults
-        height, width = located.config.input_size
-        model.data_config = data
-        model.eval_transform = build_eval_transform(
-            TransformConfig(height=height, width=width),
-            mean=data.mean,
-            std=data.std,
-            interpolation=data.interpolation,
-        )
-    return model
+# ---------------------------------------------------------------------------------- loading
+def load_weights(model: SiameseEmbedder, located: Located) -> None:
+    """Load the weights ``located`` names into ``model``, checking checksum, names and shapes.
 
+    Loading takes an instance, as timm's ``load_checkpoint(model, path)`` does:
+    :meth:`SiameseEmbedder.from_pretrained` builds the model from the located config first.
 
-def _load_weights(model: SiameseEmbedder, located: Located) -> None:
+    Raises:
+        CheckpointError: The file is missing, changed since it was saved, not safetensors, or
+            does not fit the model (the likely field is named).
+    """
     path = located.weights
     if not path.is_file():
         raise CheckpointError(

@@ -12,9 +12,10 @@ backend is created; so is the Milvus vector database (``pip install siamreid[mil
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 
 from siamreid.errors import ConfigError
+from siamreid.typing import Metric
 
 if TYPE_CHECKING:
     from siamreid.retrieval.gallery import Gallery
@@ -41,11 +43,9 @@ __all__ = [
 
 BackendName = Literal["torch", "faiss", "milvus"]
 IndexKind = Literal["flat", "ivf", "hnsw"]
-Metric = Literal["euclidean", "cosine"]
 
 BACKEND_NAMES: tuple[str, ...] = get_args(BackendName)
 INDEX_KINDS: tuple[str, ...] = get_args(IndexKind)
-METRICS: tuple[str, ...] = get_args(Metric)
 
 
 @dataclass(frozen=True)
@@ -262,6 +262,10 @@ class FaissBackend:
         >>> backend = FaissBackend("hnsw")  # doctest: +SKIP
     """
 
+    blas_tiles: tuple[int, int] | None = (512, 65536)
+    """Flat search: queries x gallery rows per matrix multiply (128 MiB of distances);
+    ``None`` keeps faiss's own settings."""
+
     def __init__(self, index: IndexKind = "flat", options: IndexOptions | None = None) -> None:
         self.index_kind: IndexKind = index
         self.options = options or IndexOptions()
@@ -278,10 +282,40 @@ class FaissBackend:
 
     def search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``k`` nearest rows found by the faiss index."""
-        sq_dist, indices = self._index.search(_as_faiss_array(queries), k)
+        with self._blas_tiles():
+            sq_dist, indices = self._index.search(_as_faiss_array(queries), k)
         dist = torch.from_numpy(np.sqrt(np.maximum(sq_dist, 0.0)))
         missing = torch.from_numpy(indices < 0)
         return dist.masked_fill(missing, math.inf), torch.from_numpy(indices).long()
+
+    @contextlib.contextmanager
+    def _blas_tiles(self) -> Iterator[None]:
+        """For flat search, faiss's matrix-multiply path on :attr:`blas_tiles`-sized tiles.
+
+        faiss 1.15 sends batches of fewer than 128,000 queries (its
+        ``distance_compute_blas_threshold``) to a one-query-at-a-time path that streams the
+        whole gallery from memory once per query, and multiplies 1,024 gallery rows at a time
+        on its BLAS path; both are several times slower than a large matrix multiply (see
+        ``docs/benchmarks.md``). These are process-wide faiss settings: they are restored
+        after the search.
+        """
+        if self.index_kind != "flat" or self.blas_tiles is None:
+            yield
+            return
+        cvar = self._faiss.cvar
+        knobs = {
+            "distance_compute_blas_threshold": FAISS_BLAS_MIN_QUERIES,
+            "distance_compute_blas_query_bs": self.blas_tiles[0],
+            "distance_compute_blas_database_bs": self.blas_tiles[1],
+        }
+        old = {name: getattr(cvar, name) for name in knobs}
+        try:
+            for name, value in knobs.items():
+                setattr(cvar, name, value)
+            yield
+        finally:
+            for name, value in old.items():
+                setattr(cvar, name, value)
 
     @property
     def nlist(self) -> int | None:
@@ -311,6 +345,11 @@ class FaissBackend:
         index.train(_as_faiss_array(embeddings))
         index.nprobe = opts.nprobe or default_nprobe(nlist)
         return index
+
+
+FAISS_BLAS_MIN_QUERIES = 20
+"""Fewest queries for which faiss flat search takes the matrix-multiply path (faiss's old
+default; below it the one-query-at-a-time path is faster)."""
 
 
 def default_nprobe(nlist: int) -> int:

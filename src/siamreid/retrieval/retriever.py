@@ -7,16 +7,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeAlias, cast, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import numpy as np
 import torch
-from PIL import Image
 
 from siamreid._checks import is_int
 from siamreid.errors import ConfigError, IndexFormatError
 from siamreid.retrieval.backends import (
-    METRICS,
     BackendName,
     IndexKind,
     IndexOptions,
@@ -28,12 +26,9 @@ from siamreid.retrieval.backends import (
 )
 from siamreid.retrieval.gallery import Gallery, int_vector
 from siamreid.retrieval.storage import IndexMeta, ModelLoader, read_index, write_index
+from siamreid.typing import METRICS, ImageInput, Labels
 
 __all__ = ["Embedder", "ImageInput", "Metric", "Retriever", "SearchResult"]
-
-ImageLike: TypeAlias = "str | os.PathLike[str] | Image.Image | np.ndarray[Any, Any]"
-ImageInput: TypeAlias = "torch.Tensor | ImageLike | Sequence[ImageLike]"
-ArrayLike: TypeAlias = "torch.Tensor | np.ndarray[Any, Any] | Sequence[int]"
 
 
 @runtime_checkable
@@ -186,9 +181,9 @@ class Retriever:
 
     def add(
         self,
-        items: ImageInput | ArrayLike,
-        ids: ArrayLike,
-        camids: ArrayLike | None = None,
+        items: ImageInput | Labels,
+        ids: Labels,
+        camids: Labels | None = None,
         paths: Sequence[str | os.PathLike[str]] | None = None,
         *,
         batch_size: int = 64,
@@ -218,7 +213,7 @@ class Retriever:
         embeddings = self._to_embeddings(items, "items", batch_size)
         self._gallery.append(embeddings, ids, camids, paths)
 
-    def remove(self, ids: ArrayLike) -> int:
+    def remove(self, ids: Labels) -> int:
         """Remove every entry whose id is in ``ids``; returns how many were removed.
 
         Example:
@@ -239,11 +234,11 @@ class Retriever:
 
     def search(
         self,
-        queries: ImageInput | ArrayLike,
+        queries: ImageInput | Labels,
         k: int = 10,
         *,
         batch_size: int = 64,
-        camids: ArrayLike | None = None,
+        camids: Labels | None = None,
     ) -> SearchResult:
         """The ``k`` nearest gallery entries of each query (``k`` clamped to the gallery size).
 

@@ -49,8 +49,9 @@ from siamreid._io import (
     writer_lock,
 )
 from siamreid.errors import CheckpointError, ConfigError, IndexFormatError
-from siamreid.retrieval.backends import BACKEND_NAMES, INDEX_KINDS, METRICS, IndexOptions
+from siamreid.retrieval.backends import BACKEND_NAMES, INDEX_KINDS, IndexOptions
 from siamreid.retrieval.gallery import Gallery
+from siamreid.typing import METRICS
 
 __all__ = [
     "FORMAT_NAME",

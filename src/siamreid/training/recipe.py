@@ -28,7 +28,7 @@ import yaml
 from siamreid._io import atomic_write_text
 from siamreid.data.config import DataConfig
 from siamreid.errors import ConfigError
-from siamreid.models.embedder import ModelConfig
+from siamreid.models.config import ModelConfig
 from siamreid.training.config import TrainerConfig
 
 __all__ = ["Recipe", "apply_overrides", "load_recipe", "recipe_from_dict", "save_recipe"]
