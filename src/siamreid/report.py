@@ -15,8 +15,8 @@ import numpy.typing as npt
 import torch
 
 from siamreid._io import atomic_write_json
-from siamreid.data.samples import ReidSample
-from siamreid.evaluation import RankMetrics
+from siamreid.data.samples import ReidSample, ReidSplits
+from siamreid.evaluation import RankMetrics, top_matches
 from siamreid.training.history import History
 
 if TYPE_CHECKING:
@@ -54,46 +54,17 @@ def rank_gallery(
 ) -> RankedMatches:
     """Rank the gallery for ``num_queries`` seeded queries by Euclidean distance.
 
-    Gallery images of the query's identity from the query's camera are left out, as the
-    evaluation protocol ignores them.
+    Gallery images of the query's identity from the query's camera are left out, by the
+    evaluation protocol's own rule (:func:`~siamreid.evaluation.top_matches`).
     """
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(query), size=min(num_queries, len(query)), replace=False))
-    dist = torch.cdist(query_emb[rows], gallery_emb).numpy()
-    g_pids = np.asarray([s.pid for s in gallery])
-    g_cams = np.asarray([-1 if s.camid is None else s.camid for s in gallery])
-    ranked, dists, hits = [], [], []
-    for row, d in zip(rows, dist, strict=True):
-        q = query[row]
-        junk = (g_pids == q.pid) & (g_cams == (-1 if q.camid is None else q.camid))
-        if q.camid is None:
-            junk[:] = False
-        d = np.where(junk, np.inf, d)
-        order = np.argsort(d, kind="stable")[:top_k]
-        ranked.append(order)
-        dists.append(d[order])
-        hits.append(g_pids[order] == q.pid)
-    return RankedMatches(
-        rows.astype(np.int64),
-        np.asarray(ranked, dtype=np.int64),
-        np.asarray(dists, dtype=np.float32),
-        np.asarray(hits, dtype=bool),
-    )
-
-
-def _metrics_dict(metrics: RankMetrics) -> dict[str, float]:
-    cmc = np.asarray(metrics.cmc, dtype=float)
-
-    def rank(k: int) -> float:
-        return float(cmc[min(k, len(cmc)) - 1])
-
-    return {
-        "rank1": rank(1),
-        "rank5": rank(5),
-        "rank10": rank(10),
-        "mAP": float(metrics.mAP),
-        "mINP": float(metrics.mINP),
-    }
+    shown = [query[int(r)] for r in rows]
+    q_cams, g_cams = ReidSplits.camids(shown), ReidSplits.camids(gallery)
+    cams = (q_cams, g_cams) if q_cams is not None and g_cams is not None else (None, None)
+    q_pids, g_pids = ReidSplits.pids(shown), ReidSplits.pids(gallery)
+    top = top_matches(query_emb[rows], gallery_emb, q_pids, g_pids, *cams, k=top_k)
+    return RankedMatches(rows.astype(np.int64), top.gallery_rows, top.distances, top.correct)
 
 
 def write_report(
@@ -125,8 +96,8 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     rates = [r.images_per_second for r in history]
     report: dict[str, Any] = {
-        "before": _metrics_dict(before),
-        "after": _metrics_dict(after),
+        "before": before.to_dict(),
+        "after": after.to_dict(),
         "train_seconds": float(train_seconds),
         "images_per_second": float(np.mean(rates)) if rates else 0.0,
         "epochs": len(history),

@@ -4,6 +4,7 @@ Nothing here knows about models or training: every function takes features or di
 (numpy arrays or torch tensors) and identity/camera labels.
 """
 
+from siamreid.evaluation.matches import TopMatches, top_matches
 from siamreid.evaluation.query_expansion import query_expansion
 from siamreid.evaluation.rank import RankMetrics, evaluate_features, evaluate_rank
 from siamreid.evaluation.rerank import re_rank, re_rank_features
@@ -17,6 +18,7 @@ from siamreid.evaluation.threshold import (
 __all__ = [
     "DistanceThreshold",
     "RankMetrics",
+    "TopMatches",
     "calibrate_threshold",
     "evaluate_features",
     "evaluate_rank",
@@ -25,4 +27,5 @@ __all__ = [
     "query_expansion",
     "re_rank",
     "re_rank_features",
+    "top_matches",
 ]

@@ -13,7 +13,7 @@ import numpy as np
 
 from siamreid.evaluation._inputs import FloatArray, IntArray
 
-__all__ = ["Gallery", "match_ranks"]
+__all__ = ["Gallery", "match_ranks", "true_matches"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,16 @@ class Gallery:
         lo = np.where(found, self.starts[j_safe], 0)
         hi = np.where(found, self.starts[j_safe + 1], 0)
         return lo, hi
+
+
+def true_matches(same_pid: IntArray, g_camids: IntArray | None, q_camid: int | None) -> IntArray:
+    """The protocol's junk rule, in one place: of the gallery items with the query's identity
+    (``same_pid``), those from another camera are its true matches; those from the query's own
+    camera are removed (neither match nor non-match). Without cameras, all are matches."""
+    if g_camids is None or q_camid is None:
+        return same_pid
+    kept: IntArray = same_pid[g_camids[same_pid] != q_camid]
+    return kept
 
 
 # Up to this many true matches, closer items are counted with an (n_matches, n_items) comparison

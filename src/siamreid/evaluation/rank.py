@@ -36,7 +36,7 @@ from siamreid.evaluation._inputs import (
     float_rows,
     shape_of,
 )
-from siamreid.evaluation._ranking import Gallery, match_ranks
+from siamreid.evaluation._ranking import Gallery, match_ranks, true_matches
 from siamreid.typing import Metric
 
 __all__ = ["RankMetrics", "evaluate_features", "evaluate_rank"]
@@ -201,9 +201,7 @@ def _evaluate_chunks(
         for r, row in enumerate(rows):
             q = start + r
             same_pid = gallery.by_pid[lo[q] : hi[q]]
-            matches = same_pid
-            if q_cams is not None and g_cams is not None:
-                matches = matches[g_cams[matches] != q_cams[q]]
+            matches = true_matches(same_pid, g_cams, None if q_cams is None else int(q_cams[q]))
             if exclude_self:
                 matches = matches[matches != q]
             if matches.size:
