@@ -96,3 +96,11 @@ def test_invalid_term_names_the_field(kwargs: dict[str, object], field: str) -> 
 def test_duplicate_term_names_rejected() -> None:
     with pytest.raises(ConfigError, match="unique"):
         build_loss([LossTermConfig("triplet"), LossTermConfig("triplet", miner="semi_hard")])
+
+
+def test_metric_terms_are_those_that_can_score_unseen_people() -> None:
+    loss_fn = build_loss(
+        [LossTermConfig("triplet"), LossTermConfig("id"), LossTermConfig("triplet", name="t2")]
+    )
+    assert [t.label for t in loss_fn.metric_terms] == ["triplet", "t2"]
+    assert build_loss([LossTermConfig("id")]).metric_terms == ()

@@ -161,6 +161,12 @@ class CompositeLoss(nn.Module):
         """Whether a term uses the identity classifier."""
         return any(t.kind == "id" for t in self.configs)
 
+    @property
+    def metric_terms(self) -> tuple[LossTermConfig, ...]:
+        """The terms that can score identities never seen in training (metric losses, not the
+        identity classifier): what a validation loss on held-out people can report."""
+        return tuple(t for t in self.configs if t.kind != "id")
+
     def forward(
         self, out: HeadOutput, labels: torch.Tensor, indices_tuple: IndicesTuple | None = None
     ) -> LossOutput:

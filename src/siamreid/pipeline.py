@@ -35,7 +35,6 @@ from siamreid.training.device import select_device
 from siamreid.training.distributed import DistContext
 from siamreid.training.recipe import Recipe, save_recipe
 from siamreid.training.trainer import Trainer
-from siamreid.training.validation import ValidationResult, validate
 
 __all__ = ["build_model", "run_recipe"]
 
@@ -185,23 +184,12 @@ def _train_and_report(
     model = build_model(resolved)
     trainer = Trainer(model, trainer_cfg, dist=dist)
 
-    def evaluate() -> ValidationResult:  # the same call before and after training
-        return validate(
-            model,
-            splits,
-            trainer.loss_fn,
-            device=trainer.device,
-            p=trainer_cfg.p,
-            k=trainer_cfg.k,
-            num_workers=trainer.num_workers,
-        )
-
-    before = evaluate()
+    before = trainer.validate(splits)
     echo(f"before training: rank1 {before.metrics.cmc[0]:.3f}  mAP {before.metrics.mAP:.3f}")
     train_start = time.perf_counter()
     history = trainer.fit(splits.train, splits)
     train_seconds = time.perf_counter() - train_start
-    after = evaluate()
+    after = trainer.validate(splits)
     echo(f"after training:  rank1 {after.metrics.cmc[0]:.3f}  mAP {after.metrics.mAP:.3f}")
     ranked = rank_gallery(
         after.query_embeddings,

@@ -223,3 +223,16 @@ def test_resume_refuses_another_architecture(synthetic_splits: ReidSplits, tmp_p
     )
     with pytest.raises(Exception, match=r"embedding_dim=64.*embedding_dim=32"):
         Trainer(other, _config(tmp_path, epochs=2, resume=True)).fit(synthetic_splits.train)
+
+
+def test_validate_reports_metrics_metric_terms_and_embeddings(
+    synthetic_splits: ReidSplits,
+) -> None:
+    model = SiameseEmbedder("test_resnet", 16, pretrained=False, input_size=SIZE, seed=0)
+    trainer = Trainer(model, _config(None))
+    result = trainer.validate(synthetic_splits)
+    assert result.query_embeddings.shape == (len(synthetic_splits.query), 16)
+    assert result.gallery_embeddings.shape == (len(synthetic_splits.gallery), 16)
+    assert set(result.terms) == {t.label for t in trainer.loss_fn.metric_terms}  # no "id"
+    assert result.metrics.to_dict() == trainer.evaluate(synthetic_splits).to_dict()
+    assert 0.0 <= result.triplet_accuracy <= 1.0

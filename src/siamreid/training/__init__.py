@@ -6,6 +6,7 @@ from siamreid.training.distributed import DistContext
 from siamreid.training.history import EpochRecord, History
 from siamreid.training.tensorboard import TensorBoardLogger
 from siamreid.training.trainer import Trainer
+from siamreid.training.validation import ValidationResult
 
 __all__ = [
     "Checkpoint",
@@ -15,6 +16,7 @@ __all__ = [
     "TensorBoardLogger",
     "Trainer",
     "TrainerConfig",
+    "ValidationResult",
     "default_losses",
     "load_checkpoint",
     "save_checkpoint",

@@ -145,8 +145,17 @@ class Trainer:
                 self._tensorboard = None
         return self.history
 
-    def evaluate(self, splits: ReidSplits) -> RankMetrics:
-        """Rank-k, mAP and mINP of ``splits.query`` against ``splits.gallery``."""
+    def validate(self, splits: ReidSplits) -> ValidationResult:
+        """Everything measured on held-out identities: Rank-k/mAP/mINP of ``splits.query``
+        against ``splits.gallery``, the metric-loss terms, triplet accuracy and the embeddings.
+
+        The same call the loop makes every ``eval_every`` epochs; run it before and after
+        :meth:`fit` to compare.
+
+        Example:
+            >>> result = trainer.validate(splits)  # doctest: +SKIP
+            >>> result.metrics.rank1, result.loss  # doctest: +SKIP
+        """
         return validate(
             self.model,
             splits,
@@ -155,7 +164,11 @@ class Trainer:
             p=self.config.p,
             k=self.config.k,
             num_workers=self.num_workers,
-        ).metrics
+        )
+
+    def evaluate(self, splits: ReidSplits) -> RankMetrics:
+        """Rank-k, mAP and mINP of ``splits.query`` against ``splits.gallery``."""
+        return self.validate(splits).metrics
 
     # ----------------------------------------------------------------------------- set-up
     def _check_inputs(self, train: Sequence[ReidSample]) -> None:
@@ -293,15 +306,7 @@ class Trainer:
             return None
         if not self.dist.is_main:
             return None
-        return validate(
-            self.model,
-            val,
-            self.loss_fn,
-            device=self.device,
-            p=self.config.p,
-            k=self.config.k,
-            num_workers=self.num_workers,
-        )
+        return self.validate(val)
 
     def _finish_epoch(
         self, epoch: int, stats: dict[str, Any], result: ValidationResult | None

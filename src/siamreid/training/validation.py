@@ -22,7 +22,16 @@ __all__ = ["ValidationResult", "compute_outputs", "triplet_accuracy", "validate"
 
 @dataclass(frozen=True)
 class ValidationResult:
-    """Metrics on held-out identities."""
+    """Metrics on held-out identities, as :meth:`siamreid.Trainer.validate` returns them.
+
+    Attributes:
+        metrics: Rank-k, mAP and mINP of the query against the gallery.
+        loss: Weighted sum of the metric-loss terms (``nan`` without any).
+        terms: Each metric-loss term's value (the identity term cannot score unseen people).
+        triplet_accuracy: Fraction of seeded triplets ranked right.
+        query_embeddings: ``[Q, D]`` query embeddings.
+        gallery_embeddings: ``[G, D]`` gallery embeddings.
+    """
 
     metrics: RankMetrics
     loss: float
@@ -88,7 +97,7 @@ def triplet_accuracy(embeddings: torch.Tensor, pids: np.ndarray, seed: int = 0) 
 def _val_loss(
     features: torch.Tensor, pids: np.ndarray, loss_fn: CompositeLoss, p: int, k: int
 ) -> tuple[float, dict[str, float]]:
-    metric_terms = [cfg for cfg in loss_fn.configs if cfg.kind == "triplet"]
+    metric_terms = loss_fn.metric_terms
     if not metric_terms:
         return float("nan"), {}
     sampler = PKSampler(pids.tolist(), min(p, len(np.unique(pids))), k, seed=0)
