@@ -36,9 +36,10 @@ import torch
 from _report import markdown_table, write_section
 
 from siamreid.retrieval import BackendName, IndexKind, IndexOptions, Retriever, SearchResult
-from siamreid.retrieval.backends import QUERY_BLOCK
+from siamreid.retrieval.backends import QUERY_BLOCK, FaissBackend
 
 K = 10
+DIM = 512
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Setup:
     max_size: int = 10**9  # largest gallery this setup is built for within the time budget
     # search-time variants measured on the same built index: (label, change to the index)
     variants: tuple[tuple[str, Callable[[Any], None]], ...] = ()
-    faiss_knobs: dict[str, int] = field(default_factory=dict)  # faiss.cvar values while searching
+    blas_tiles: tuple[int, int] | None = FaissBackend.blas_tiles  # faiss flat's tiles
 
 
 def _set(attr: str, value: int) -> Callable[[Any], None]:
@@ -63,22 +64,14 @@ def _set(attr: str, value: int) -> Callable[[Any], None]:
 
 SETUPS = [
     Setup("torch flat (exact, default)", "torch", "flat"),
-    Setup("faiss flat (exact), as shipped", "faiss", "flat"),
+    Setup("faiss flat (exact), faiss's own settings", "faiss", "flat", blas_tiles=None),
     Setup(
-        "faiss flat (exact), BLAS path forced",
+        "faiss flat (exact), BLAS on faiss's 4,096 x 1,024 tiles",
         "faiss",
         "flat",
-        faiss_knobs={"distance_compute_blas_threshold": 1},
+        blas_tiles=(4096, 1024),
     ),
-    Setup(
-        "faiss flat (exact), BLAS, 64k-row gallery blocks",
-        "faiss",
-        "flat",
-        faiss_knobs={
-            "distance_compute_blas_threshold": 1,
-            "distance_compute_blas_database_bs": 65536,
-        },
-    ),
+    Setup("faiss flat (exact, default: BLAS on 512 x 65,536 tiles)", "faiss", "flat"),
     Setup(
         "faiss ivf, nprobe = nlist/4 (default)",
         "faiss",
@@ -104,7 +97,7 @@ class Row:
     extra_mib: float
     qps: float
     recall: float | None
-    of_gemm: float | None = None
+    gemm: float | None = None  # torch.mm GFLOP/s timed right before the search
 
 
 def rss_mib() -> float:
@@ -149,20 +142,6 @@ def gemm_gflops(rows: int, cols: int, dim: int, seconds: float = 3.0) -> float:
     return 2 * rows * cols * dim * reps / (time.perf_counter() - start) / 1e9
 
 
-@contextlib.contextmanager
-def faiss_knobs(knobs: dict[str, int]) -> Any:
-    import faiss
-
-    old = {name: getattr(faiss.cvar, name) for name in knobs}
-    for name, value in knobs.items():
-        setattr(faiss.cvar, name, value)
-    try:
-        yield
-    finally:
-        for name, value in old.items():
-            setattr(faiss.cvar, name, value)
-
-
 def timed_search(retriever: Retriever, queries: torch.Tensor) -> tuple[float, SearchResult]:
     retriever.search(queries[:4], k=K)  # warm-up
     start = time.perf_counter()
@@ -170,12 +149,14 @@ def timed_search(retriever: Retriever, queries: torch.Tensor) -> tuple[float, Se
     return len(queries) / (time.perf_counter() - start), result
 
 
+def tile_shape(num_queries: int, size: int) -> tuple[int, int]:
+    """Queries and gallery rows of one distance tile of the torch backend."""
+    q_block = min(num_queries, QUERY_BLOCK)
+    return q_block, min(size, IndexOptions().max_chunk_elements // q_block)
+
+
 def measure(
-    setup: Setup,
-    gallery: torch.Tensor,
-    queries: torch.Tensor,
-    exact: SearchResult | None,
-    gemm: float,
+    setup: Setup, gallery: torch.Tensor, queries: torch.Tensor, exact: SearchResult | None
 ) -> tuple[list[Row], SearchResult]:
     retriever = Retriever(backend=setup.backend, index=setup.index, options=setup.options)
     retriever.add(gallery, ids=torch.arange(len(gallery)))
@@ -183,13 +164,16 @@ def measure(
     before, t0 = rss_mib(), time.perf_counter()
     retriever.build()
     build_s, extra = time.perf_counter() - t0, max(0.0, rss_mib() - before)
-    with faiss_knobs(setup.faiss_knobs):
-        qps, result = timed_search(retriever, queries)
-    flops = 2.0 * len(gallery) * gallery.shape[1]  # per query, brute force
-    of_gemm = qps * flops / 1e9 / gemm if setup.index == "flat" else None
+    if isinstance(retriever._backend, FaissBackend):
+        retriever._backend.blas_tiles = setup.blas_tiles
+    # the cores are shared: time the matrix multiply right before each exact search
+    gemm = None
+    if setup.index == "flat":
+        gemm = gemm_gflops(*tile_shape(len(queries), len(gallery)), gallery.shape[1])
+    qps, result = timed_search(retriever, queries)
     recall = None if exact is None else recall_at_k(result, exact)
     n, q = len(gallery), len(queries)
-    rows = [Row(n, setup.label, q, build_s, extra, qps, recall, of_gemm)]
+    rows = [Row(n, setup.label, q, build_s, extra, qps, recall, gemm)]
     for label, change in setup.variants:
         change(retriever._backend._index)  # type: ignore[attr-defined]
         v_qps, v_result = timed_search(retriever, queries)
@@ -198,44 +182,38 @@ def measure(
     return rows, result
 
 
-def run_size(size: int, num_queries: int, dim: int, seed: int) -> tuple[list[Row], float]:
+def run_size(size: int, num_queries: int, dim: int, seed: int) -> list[Row]:
     gen = torch.Generator().manual_seed(seed)
     gallery, queries = clustered(size, num_queries, dim, gen)
-    q_block = min(num_queries, QUERY_BLOCK)
-    gemm = gemm_gflops(q_block, min(size, IndexOptions().max_chunk_elements // q_block), dim)
-    print(f"{size:,}: torch.mm at the search's tile shape: {gemm:.1f} GFLOP/s", flush=True)
     rows: list[Row] = []
     exact: SearchResult | None = None
     for setup in SETUPS:
         if size > setup.max_size:
             continue
-        new_rows, result = measure(setup, gallery, queries, exact, gemm)
+        new_rows, result = measure(setup, gallery, queries, exact)
         exact = exact or result
         rows += new_rows
         for row in new_rows:
             print(cells(row), flush=True)
         gc.collect()
-    return rows, gemm
+    return rows
 
 
 HEADERS = [
-    "gallery",
-    "index",
-    "build s",
-    "extra MiB",
-    "queries",
-    "queries/s",
-    "of GEMM",
+    "gallery", "index", "build s", "extra MiB", "queries", "queries/s", "GEMM GFLOP/s", "of GEMM",
     "recall@10",
-]
+]  # fmt: skip
 
 
 def cells(row: Row) -> list[str]:
     recall = "exact" if row.recall is None else f"{row.recall:.3f}"
-    of_gemm = "" if row.of_gemm is None else f"{row.of_gemm:.2f}"
+    gemm, of_gemm = "", ""
+    if row.gemm is not None:
+        search_gflops = row.qps * 2 * row.size * DIM / 1e9
+        gemm, of_gemm = f"{row.gemm:.1f}", f"{search_gflops / row.gemm:.2f}"
     return [
         f"{row.size:,}", row.label, f"{row.build_s:.1f}", f"{row.extra_mib:.0f}",
-        str(row.queries), f"{row.qps:,.1f}", of_gemm, recall,
+        str(row.queries), f"{row.qps:,.1f}", gemm, of_gemm, recall,
     ]  # fmt: skip
 
 
@@ -251,29 +229,28 @@ def blas_summary() -> str:
     return "; ".join(parts)
 
 
-def note(dim: int, seconds: float, gemms: dict[int, float]) -> str:
+def note(dim: int, seconds: float) -> str:
     import faiss
 
-    gemm_text = ", ".join(f"{g:.1f} GFLOP/s at {n:,}" for n, g in gemms.items())
     coretype = os.environ.get("OPENBLAS_CORETYPE")
     return (
         f"Synthetic {dim}-d embeddings shaped like a re-id gallery (clusters of ~10 images per "
         f"person; queries are new images of gallery people), k={K}, all queries searched as one "
         f"batch, {torch.get_num_threads()} torch threads and {faiss.omp_get_max_threads()} "
-        f"faiss threads; whole run {seconds:.0f} s. *of GEMM*: the exact search's FLOP rate "
-        "(2 x queries x gallery x dim) over a float32 `torch.mm` of the torch backend's tile "
-        f"shape timed in the same run ({gemm_text}; the cores are shared, so compare "
-        "fractions, not absolute speeds). *extra MiB*: memory the index adds beyond the stored "
-        f"embeddings ({dim * 4e6 / 2**30:.1f} GiB at 1M), as RSS growth while building. "
-        "*recall@10*: against exact torch search. Old defaults are measured on the same built "
-        f"index. BLAS loaded: {blas_summary()}. OPENBLAS_CORETYPE was "
-        f"{'unset' if coretype is None else repr(coretype)} and this run does not change it. "
-        f"faiss {faiss.__version__} ships `distance_compute_blas_threshold` = "
-        f"{faiss.cvar.distance_compute_blas_threshold}: batches of fewer queries than that "
-        "take its one-query-at-a-time SIMD path, which streams the whole gallery from memory "
-        "once per query, instead of a matrix multiply; forcing the BLAS path runs faiss's "
-        "bundled OpenBLAS on 1,024-row gallery blocks. HNSW is built at 100k only (at 1M its "
-        "build takes longer than the whole run on these cores)."
+        f"faiss threads; whole run {seconds:.0f} s. *GEMM GFLOP/s*: a float32 `torch.mm` of the "
+        "torch backend's tile shape, timed right before each exact search (the 2 cores are "
+        "shared with other work, so speeds move between rows: compare *of GEMM*, the exact "
+        "search's FLOP rate, 2 x queries x gallery x dim per search, over that). *extra MiB*: "
+        f"memory the index adds beyond the stored embeddings ({dim * 4e6 / 2**30:.1f} GiB at "
+        "1M), as RSS growth while building. *recall@10*: against exact torch search. Old "
+        f"defaults are measured on the same built index. BLAS loaded: {blas_summary()}. "
+        f"OPENBLAS_CORETYPE was {'unset' if coretype is None else repr(coretype)} and this run "
+        f"does not change it. faiss {faiss.__version__} ships `distance_compute_blas_threshold` "
+        f"= {faiss.cvar.distance_compute_blas_threshold}: batches of fewer queries than that take "
+        "its one-query-at-a-time path, which streams the whole gallery from memory once per "
+        "query; its BLAS path multiplies 1,024 gallery rows at a time. `FaissBackend` flat now "
+        "takes the BLAS path from 20 queries on, on 512 x 65,536 tiles. HNSW is built at 100k "
+        "only (at 1M its build takes longer than the whole run on these cores)."
     )
 
 
@@ -281,7 +258,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small galleries, a minute")
     parser.add_argument("--no-write", action="store_true", help="print only")
-    parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -291,11 +267,9 @@ def main() -> None:
     plan = [(5_000, 100), (20_000, 100)] if args.quick else [(100_000, 500), (1_000_000, 200)]
     start = time.perf_counter()
     rows: list[Row] = []
-    gemms: dict[int, float] = {}
     for size, queries in plan:
-        size_rows, gemms[size] = run_size(size, queries, args.dim, seed=size)
-        rows += size_rows
-    text = note(args.dim, time.perf_counter() - start, gemms)
+        rows += run_size(size, queries, DIM, seed=size)
+    text = note(DIM, time.perf_counter() - start)
     body = "## Retrieval (`bench_retrieval.py`)\n\n" + text + "\n\n"
     body += markdown_table(HEADERS, [cells(r) for r in rows])
     print(body)
