@@ -6,6 +6,7 @@ Shared by ``siamreid demo`` and ``examples/reproduce_market1501.py`` so both wri
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from siamreid.training.history import History
 if TYPE_CHECKING:
     from siamreid.models.embedder import SiameseEmbedder
 
-__all__ = ["RankedMatches", "rank_gallery", "write_report"]
+__all__ = ["RankedMatches", "cross_domain_table", "rank_gallery", "write_report"]
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,12 @@ def write_report(
     gallery: list[ReidSample] | None = None,
     extra: dict[str, Any] | None = None,
     model: SiameseEmbedder | None = None,
+    test_sets: Mapping[str, tuple[RankMetrics, RankMetrics]] | None = None,
 ) -> dict[str, Any]:
     """Write ``metrics.json``, ``losses.png`` and (with ``ranked``) ``ranked.png``.
+
+    ``before`` and ``after`` are the metrics of the first (or only) test set; ``test_sets``
+    gives every test set's ``(before, after)`` by label, written under ``test_sets``.
 
     With ``model`` as well, ``actmaps.png`` shows what the backbone looks at in the ranked
     queries (:func:`~siamreid.viz.plot_activation_maps`).
@@ -103,6 +108,11 @@ def write_report(
         "epochs": len(history),
         **(extra or {}),
     }
+    if test_sets is not None:
+        report["test_sets"] = {
+            label: {"before": b.to_dict(), "after": a.to_dict()}
+            for label, (b, a) in test_sets.items()
+        }
     atomic_write_json(out / "metrics.json", report)
     plt.close(plot_losses(history, out / "losses.png"))
     if ranked is not None and query is not None and gallery is not None:
@@ -118,3 +128,37 @@ def write_report(
             queries = [query[i].path for i in ranked.query_rows]
             plt.close(plot_activation_maps(model, queries, out / "actmaps.png"))
     return report
+
+
+_TABLE_COLUMNS = (("Rank-1", "rank1"), ("Rank-5", "rank5"), ("Rank-10", "rank10"))
+
+
+def cross_domain_table(results: Mapping[str, RankMetrics], *, trained_on: str) -> str:
+    """The table re-id papers publish for cross-domain runs: one row per test set, in %.
+
+    Args:
+        results: The metrics of each test set, by label, in the order to print.
+        trained_on: What the model was trained on (the training datasets, or the model).
+
+    Example:
+        >>> print(cross_domain_table({"dukemtmcreid": metrics}, trained_on="market1501"))
+        ... # doctest: +SKIP
+    """
+    width = max(24, *(len(label) for label in results))
+    titles = [title for title, _ in _TABLE_COLUMNS] + ["mAP", "mINP"]
+    sizes = [max(6, len(title)) for title in titles]
+    lines = [
+        f"cross-domain results (%), trained on {trained_on}",
+        f"  {'test set':<{width}} | "
+        + " | ".join(f"{t:>{n}}" for t, n in zip(titles, sizes, strict=True)),
+        f"  {'-' * width}-+-" + "-+-".join("-" * n for n in sizes),
+    ]
+    for label, metrics in results.items():
+        values = metrics.to_dict()  # a rank beyond a tiny gallery is absent: n/a
+        keys = [key for _, key in _TABLE_COLUMNS] + ["mAP", "mINP"]
+        cells = " | ".join(
+            f"{100 * values[k]:{n}.1f}" if k in values else f"{'n/a':>{n}}"
+            for k, n in zip(keys, sizes, strict=True)
+        )
+        lines.append(f"  {label:<{width}} | {cells}")
+    return "\n".join(lines)

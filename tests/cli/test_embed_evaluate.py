@@ -78,6 +78,7 @@ def test_evaluate_reports_the_library_metrics(
         expected = evaluate_features(query, gallery, *_labels(synthetic_splits), metric="cosine")
     saved = json.loads(report.read_text())
     assert saved.pop("rerank") is rerank
+    assert saved.pop("test_sets") == {"market1501": pytest.approx(expected.to_dict(), abs=1e-6)}
     assert saved == pytest.approx(expected.to_dict(), abs=1e-6)
     assert f"mAP     {expected.mAP:7.2%}" in result.out
     assert "Market1501 loaded" in result.out

@@ -1,0 +1,87 @@
+"""``siamreid evaluate`` on several test sets: each evaluated alone, then the cross-domain table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cli_runner import Runner
+
+from siamreid.data.market1501 import Market1501
+from siamreid.data.samples import ReidSplits
+from siamreid.data.synthetic import make_synthetic_market
+from siamreid.evaluation import evaluate_features
+from siamreid.models import SiameseEmbedder
+
+
+def _expected(model: SiameseEmbedder, splits: ReidSplits) -> dict[str, float]:
+    query = model.embed([s.path for s in splits.query])
+    gallery = model.embed([s.path for s in splits.gallery])
+    labels = (
+        ReidSplits.pids(splits.query),
+        ReidSplits.pids(splits.gallery),
+        ReidSplits.camids(splits.query),
+        ReidSplits.camids(splits.gallery),
+    )
+    return evaluate_features(query, gallery, *labels, metric="cosine").to_dict()
+
+
+def test_each_test_set_is_evaluated_on_its_own(
+    cli: Runner,
+    checkpoint: Path,
+    tiny_model: SiameseEmbedder,
+    synthetic_root: Path,
+    synthetic_splits: ReidSplits,
+    tmp_path: Path,
+) -> None:
+    other = make_synthetic_market(tmp_path / "other", num_train_ids=2, num_test_ids=6, seed=3)
+    other_splits = Market1501(other).load()
+    report = tmp_path / "cross.json"
+    result = cli(
+        "evaluate",
+        "--checkpoint",
+        checkpoint,
+        "--root",
+        synthetic_root,
+        "--test",
+        "synthetic",
+        other.parent,
+        "--test",
+        "market1501",
+        other,
+        "--json",
+        report,
+        "--workers",
+        0,
+    )
+    assert result.code == 0, result.err
+    saved = json.loads(report.read_text())
+    first = _expected(tiny_model, synthetic_splits)
+    second = _expected(tiny_model, other_splits)
+    sets = saved.pop("test_sets")
+    # the same dataset twice gets a second label naming its folder
+    assert list(sets) == ["market1501", "synthetic", f"market1501 ({other})"]
+    assert sets["market1501"] == pytest.approx(first, abs=1e-6)
+    assert sets["synthetic"] == pytest.approx(second, abs=1e-6)
+    assert sets[f"market1501 ({other})"] == pytest.approx(second, abs=1e-6)
+    assert saved == pytest.approx({"rerank": False, **first}, abs=1e-6)  # top level: the first
+    table = result.out.split("cross-domain results")[1]
+    row = next(line for line in table.splitlines() if line.strip().startswith("synthetic"))
+    assert f"{100 * second['mAP']:5.1f}" in row
+
+
+def test_no_test_set_is_one_line(cli: Runner, checkpoint: Path) -> None:
+    result = cli("evaluate", "--checkpoint", checkpoint)
+    assert result.code == 2
+    assert "No test dataset" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_an_unknown_test_set_name_is_refused_before_any_work(
+    cli: Runner, checkpoint: Path, tmp_path: Path
+) -> None:
+    result = cli("evaluate", "--checkpoint", checkpoint, "--test", "duke", tmp_path)
+    assert result.code == 2
+    assert "--test NAME is 'duke'" in result.err
+    assert "dukemtmcreid" in result.err
