@@ -20,11 +20,12 @@ from typing import Any
 from siamreid._io import writer_lock
 from siamreid.data import apply_bad_image_policy
 from siamreid.data.config import load_splits
+from siamreid.data.registry import TrainTestSplits, load_train_test
 from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError, PretrainedWeightsError, RunFolderError
 from siamreid.models.backbones import check_hub_access
 from siamreid.models.embedder import SiameseEmbedder
-from siamreid.report import rank_gallery, write_report
+from siamreid.report import cross_domain_table, rank_gallery, write_report
 from siamreid.run_folder import (
     RECIPE_FILE,
     check_resume,
@@ -35,6 +36,7 @@ from siamreid.training.device import select_device
 from siamreid.training.distributed import DistContext
 from siamreid.training.recipe import Recipe, save_recipe
 from siamreid.training.trainer import Trainer
+from siamreid.training.validation import ValidationResult
 
 __all__ = ["build_model", "run_recipe"]
 
@@ -103,16 +105,19 @@ def run_recipe(
     dist = DistContext.from_env()
     if not dist.is_main:
         dist.barrier()  # rank 0 checks the folder and loads first (it may generate data)
-        splits = _load(recipe)
+        splits = _load_train(recipe)
         resolved = _resolved(recipe, splits, out, resume)
         Trainer(build_model(resolved), resolved.trainer, dist=dist).fit(splits.train, splits)
         return {}
     check_run_folder(out, resume=resume, overwrite=overwrite)  # before the lock file is made
     _check_recipe(recipe)
     with writer_lock(out, what="run folder", error=RunFolderError):
-        splits, resolved = _prepare(recipe, out, resume=resume, overwrite=overwrite, dist=dist)
-        echo(splits.summary())
-        report = _train_and_report(resolved, splits, out, dist, echo)
+        data, resolved = _prepare(recipe, out, resume=resume, overwrite=overwrite, dist=dist)
+        echo(data.train.summary())
+        for test in data.tests.values():
+            if test is not data.train:
+                echo(test.summary())
+        report = _train_and_report(resolved, data, out, dist, echo)
     report["total_seconds"] = time.perf_counter() - start
     echo(
         f"wrote {out / 'metrics.json'}, losses.png and ranked.png "
@@ -123,7 +128,7 @@ def run_recipe(
 
 def _prepare(
     recipe: Recipe, out: Path, *, resume: bool, overwrite: bool, dist: DistContext
-) -> tuple[ReidSplits, Recipe]:
+) -> tuple[TrainTestSplits, Recipe]:
     """Check everything, then (and only then) clear, load the data and write the recipe."""
     check_run_folder(out, resume=resume, overwrite=overwrite)  # again, now that we hold it
     stored = check_resume(out, recipe) if resume else None
@@ -134,18 +139,31 @@ def _prepare(
             replace(recipe, trainer=replace(recipe.trainer, resume=resume)), out / RECIPE_FILE
         )
     try:
-        splits = _load(recipe)
+        data = _load(recipe)
     finally:
         dist.barrier()  # the other ranks load now
-    resolved = _resolved(recipe, splits, out, resume)
+    resolved = _resolved(recipe, data.train, out, resume)
     if stored is None or resolved.to_dict() != stored.to_dict():
         save_recipe(resolved, out / RECIPE_FILE)  # sized classifier; a resume may add epochs
-    return splits, resolved
+    return data, resolved
 
 
-def _load(recipe: Recipe) -> ReidSplits:
-    """The recipe's splits, with unreadable images left out when ``data.on_bad_image=skip``."""
+def _load_train(recipe: Recipe) -> ReidSplits:
+    """The recipe's training splits, with unreadable images left out when
+    ``data.on_bad_image=skip``."""
     return apply_bad_image_policy(load_splits(recipe.data), recipe.data.on_bad_image)
+
+
+def _load(recipe: Recipe) -> TrainTestSplits:
+    """The recipe's training and test sets, each under the ``data.on_bad_image`` policy."""
+    data = load_train_test(recipe.data)
+    policy = recipe.data.on_bad_image
+    train = apply_bad_image_policy(data.train, policy)
+    tests = {  # a test set that is the training set is checked once
+        label: train if test is data.train else apply_bad_image_policy(test, policy)
+        for label, test in data.tests.items()
+    }
+    return TrainTestSplits(train, tests)
 
 
 def _check_recipe(recipe: Recipe) -> None:
@@ -156,12 +174,12 @@ def _check_recipe(recipe: Recipe) -> None:
             check_hub_access(recipe.model.backbone, pretrained=recipe.model.pretrained)
         except PretrainedWeightsError as err:
             raise _in_recipe_terms(recipe, err) from err
-    data = recipe.data
-    if data.dataset != "synthetic" and not Path(data.root).exists():
-        raise ConfigError(
-            f"data.root {data.root!r} does not exist (dataset {data.dataset!r}); nothing was "
-            "read or written. Pass data.root=PATH of the dataset folder."
-        )
+    for where, source in recipe.data.sources_by_place():
+        if source.dataset != "synthetic" and not Path(source.root).exists():
+            raise ConfigError(
+                f"{where}.root {source.root!r} does not exist (dataset {source.dataset!r}); "
+                f"nothing was read or written. Pass {where}.root=PATH of the dataset folder."
+            )
 
 
 def _resolved(recipe: Recipe, splits: ReidSplits, out: Path, resume: bool) -> Recipe:
@@ -175,40 +193,61 @@ def _resolved(recipe: Recipe, splits: ReidSplits, out: Path, resume: bool) -> Re
 
 def _train_and_report(
     resolved: Recipe,
-    splits: ReidSplits,
+    data: TrainTestSplits,
     out: Path,
     dist: DistContext,
     echo: Callable[[str], Any],
 ) -> dict[str, Any]:
+    """Evaluate on every test set, train, evaluate again, write the report.
+
+    The first test set is the one validated during training and drawn in ``ranked.png``; its
+    metrics are ``metrics.json``'s ``before``/``after``, and every test set's are under
+    ``test_sets``.
+    """
     model_cfg, trainer_cfg = resolved.model, resolved.trainer
     model = build_model(resolved)
     trainer = Trainer(model, trainer_cfg, dist=dist)
+    first, val = next(iter(data.tests.items()))
 
-    before = trainer.validate(splits)
-    echo(f"before training: rank1 {before.metrics.cmc[0]:.3f}  mAP {before.metrics.mAP:.3f}")
+    def evaluate(when: str) -> dict[str, ValidationResult]:  # the same call before and after
+        results = {label: trainer.validate(test) for label, test in data.tests.items()}
+        for label, result in results.items():
+            on = f"  ({label})" if len(results) > 1 else ""
+            metrics = result.metrics
+            echo(f"{when} rank1 {metrics.cmc[0]:.3f}  mAP {metrics.mAP:.3f}{on}")
+        return results
+
+    before = evaluate("before training:")
     train_start = time.perf_counter()
-    history = trainer.fit(splits.train, splits)
+    history = trainer.fit(data.train.train, val)
     train_seconds = time.perf_counter() - train_start
-    after = trainer.validate(splits)
-    echo(f"after training:  rank1 {after.metrics.cmc[0]:.3f}  mAP {after.metrics.mAP:.3f}")
+    after = evaluate("after training: ")
     ranked = rank_gallery(
-        after.query_embeddings,
-        after.gallery_embeddings,
-        splits.query,
-        splits.gallery,
+        after[first].query_embeddings,
+        after[first].gallery_embeddings,
+        val.query,
+        val.gallery,
         seed=trainer_cfg.seed,
     )
     report = write_report(
         out,
-        before=before.metrics,
-        after=after.metrics,
+        before=before[first].metrics,
+        after=after[first].metrics,
         history=history,
         train_seconds=train_seconds,
         ranked=ranked,
-        query=splits.query,
-        gallery=splits.gallery,
-        extra={"backbone": model_cfg.backbone, "input_size": list(model_cfg.input_size)},
+        query=val.query,
+        gallery=val.gallery,
+        extra={
+            "backbone": model_cfg.backbone,
+            "input_size": list(model_cfg.input_size),
+            "train_sets": [s.label for s in resolved.data.train_sources],
+        },
         model=model,
+        test_sets={label: (before[label].metrics, after[label].metrics) for label in after},
     )
     model.save_pretrained(out / "model")
+    if not resolved.data.is_single:
+        trained_on = " + ".join(s.label for s in resolved.data.train_sources)
+        echo(cross_domain_table({k: v.metrics for k, v in after.items()}, trained_on=trained_on))
     return report
