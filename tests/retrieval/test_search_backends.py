@@ -198,3 +198,26 @@ def test_torch_slices_a_large_gallery_and_merges_ties_in_row_order() -> None:
     np.testing.assert_array_equal(idx, whole_idx)
     np.testing.assert_allclose(dist, whole_dist, rtol=1e-6, atol=1e-6)
     assert idx[:40, :3].tolist() == [[i, i + 600, i + 1200] for i in range(40)]
+
+
+@needs_faiss
+def test_faiss_flat_uses_large_blas_tiles_and_restores_faiss_settings() -> None:
+    import faiss
+
+    before = (
+        faiss.cvar.distance_compute_blas_threshold,
+        faiss.cvar.distance_compute_blas_database_bs,
+    )
+    gen = torch.Generator().manual_seed(6)
+    gallery, queries = torch.randn(700, 16, generator=gen), torch.randn(60, 16, generator=gen)
+    tuned = FaissBackend("flat")
+    tuned.blas_tiles = (8, 100)  # 60 queries >= 20: the BLAS path, on 8 x 100 tiles
+    t_dist, t_idx = run(tuned, gallery, queries, 5)
+    ref_dist, ref_idx = reference_knn(queries, gallery, 5)
+    np.testing.assert_array_equal(t_idx, ref_idx)
+    np.testing.assert_allclose(t_dist, ref_dist, rtol=1e-4, atol=1e-4)
+    after = (
+        faiss.cvar.distance_compute_blas_threshold,
+        faiss.cvar.distance_compute_blas_database_bs,
+    )
+    assert after == before
