@@ -51,7 +51,7 @@ def test_raise_names_the_file(broken: tuple[ReidSplits, list[Path]]) -> None:
     assert apply_bad_image_policy(splits, "raise") is splits
     model = SiameseEmbedder("resnet18", 32, pretrained=False, input_size=SIZE)
     with pytest.raises(ImageLoadError, match=rf"{bad[1].name}.*on_bad_image='skip'"):
-        compute_outputs(model, splits.query, device=torch.device("cpu"))
+        compute_outputs(model, splits.query)
 
 
 def test_skip_drops_bad_files_from_every_split(

@@ -9,12 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
-from tqdm import tqdm
 
-from siamreid.data.datasets import BadImagePolicy, ReidImageDataset, unreadable_images
+from siamreid.data.datasets import BadImagePolicy, unreadable_images
 from siamreid.data.images import IMAGE_SUFFIXES, image_paths
-from siamreid.data.samples import ReidSample
 from siamreid.errors import DatasetLayoutError
 from siamreid.models import load_pretrained
 from siamreid.models.embedder import SiameseEmbedder
@@ -125,21 +122,12 @@ def embed_paths(
     flip: bool = False,
     desc: str = "embedding",
 ) -> torch.Tensor:
-    """Float32 ``[N, D]`` embeddings of image files: decoded by ``workers`` processes, with a
-    progress bar on terminals."""
+    """Float32 ``[N, D]`` embeddings of image files (``SiameseEmbedder.embed``, with the
+    command's options and a progress bar on terminals)."""
     if batch_size < 1 or workers < 0:
         raise ValueError(
             f"--batch-size must be >= 1 and --workers >= 0; got {batch_size}, {workers}."
         )
-    samples = [ReidSample(Path(p), pid=0, camid=None) for p in paths]
-    loader = DataLoader(
-        ReidImageDataset(samples, model.eval_transform),
-        batch_size=batch_size,
-        num_workers=workers,
-        pin_memory=next(model.parameters()).device.type == "cuda",
+    return model.embed(
+        list(paths), batch_size=batch_size, flip=flip, num_workers=workers, progress=desc
     )
-    parts = [
-        model.embed(images, batch_size=batch_size, flip=flip)
-        for images, _, _ in tqdm(loader, desc=desc, unit="batch", disable=None)
-    ]
-    return torch.cat(parts) if parts else torch.empty(0, model.embedding_dim)

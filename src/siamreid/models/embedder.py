@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +13,10 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
 
+from siamreid._checks import is_int
 from siamreid._rng import seeded_rng
 from siamreid.data.images import load_image
 from siamreid.data.transforms import TransformConfig, build_eval_transform
@@ -218,30 +221,82 @@ class SiameseEmbedder(nn.Module):
 
     @torch.inference_mode()
     def embed(
-        self, images: ImageInput, *, batch_size: int = 64, flip: bool = False
+        self,
+        images: ImageInput,
+        *,
+        batch_size: int = 64,
+        flip: bool = False,
+        num_workers: int = 0,
+        progress: str | None = None,
     ) -> torch.Tensor:
         """Embeddings for images, in eval mode, batched; returns float32 ``[N, D]`` on CPU.
+
+        The one way siamreid embeds images: the CLI commands and validation call it too.
 
         Args:
             images: Image paths, PIL images, uint8 HWC arrays (one or a sequence), or an
                 already preprocessed ``[N, 3, H, W]`` tensor.
             batch_size: Images per forward pass.
             flip: Average the embeddings of each image and its horizontal mirror.
+            num_workers: Processes decoding images (DataLoader workers; 0: this process).
+            progress: Show a progress bar with this label (on terminals only).
 
         Example:
             >>> feats = model.embed(["a.jpg", "b.jpg"])  # doctest: +SKIP
         """
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be > 0, got {batch_size}.")
+        outputs = [
+            self._embed_batch(batch, flip).float().cpu()
+            for batch in self._batches(images, batch_size, num_workers, progress)
+        ]
+        return torch.cat(outputs) if outputs else torch.empty(0, self.embedding_dim)
+
+    @torch.inference_mode()
+    def embed_outputs(
+        self,
+        images: ImageInput,
+        *,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        progress: str | None = None,
+    ) -> HeadOutput:
+        """Pre-neck features and embeddings (float32, CPU) of images, as :meth:`embed` reads them.
+
+        What validation needs: the metric losses score the features, retrieval the embeddings.
+        """
+        feats: list[torch.Tensor] = []
+        embs: list[torch.Tensor] = []
+        for batch in self._batches(images, batch_size, num_workers, progress):
+            out = self.forward_train(batch)
+            feats.append(out.features.float().cpu())
+            embs.append(out.embeddings.float().cpu())
+        if not embs:
+            empty = torch.empty(0, self.embedding_dim)
+            return HeadOutput(empty, empty.clone(), None)
+        return HeadOutput(torch.cat(feats), torch.cat(embs), None)
+
+    def _batches(
+        self, images: ImageInput, batch_size: int, num_workers: int, progress: str | None
+    ) -> Iterator[torch.Tensor]:
+        """Preprocessed batches on the model's device, in eval mode while they are consumed."""
+        if not is_int(batch_size) or batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        if not is_int(num_workers) or num_workers < 0:
+            raise ValueError(f"num_workers must be an integer >= 0, got {num_workers!r}.")
         device = next(self.parameters()).device
-        outputs: list[torch.Tensor] = []
+        if isinstance(images, torch.Tensor):
+            chunks: Iterable[torch.Tensor] = _chunks(images, int(batch_size))
+        else:
+            chunks = DataLoader(
+                _Images(_as_list(images), self.eval_transform),
+                batch_size=int(batch_size),
+                num_workers=int(num_workers),
+                pin_memory=device.type == "cuda",
+            )
+        if progress is not None:
+            chunks = tqdm(chunks, desc=progress, unit="batch", disable=None)
         with _eval_mode(self):
-            for chunk in _chunks(images, batch_size):
-                batch = self.preprocess(chunk).to(device, non_blocking=True)
-                outputs.append(self._embed_batch(batch, flip).float().cpu())
-        if not outputs:
-            return torch.empty(0, self.embedding_dim)
-        return torch.cat(outputs)
+            for chunk in chunks:
+                yield chunk.to(device, non_blocking=True)
 
     def _embed_batch(self, batch: torch.Tensor, flip: bool) -> torch.Tensor:
         if not flip:
@@ -262,14 +317,23 @@ def _as_list(images: ImageInput) -> list[ImageLike]:
     return list(images)
 
 
-def _chunks(images: ImageInput, size: int) -> Iterator[ImageInput]:
-    if isinstance(images, torch.Tensor):
-        batch = images.unsqueeze(0) if images.dim() == 3 else images
-        yield from torch.split(batch, size)
-        return
-    items = _as_list(images)
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _chunks(images: torch.Tensor, size: int) -> Iterator[torch.Tensor]:
+    batch = images.unsqueeze(0) if images.dim() == 3 else images
+    yield from torch.split(batch, size)
+
+
+class _Images(Dataset[torch.Tensor]):
+    """Images (paths, PIL images or arrays) through the eval transform, for a DataLoader."""
+
+    def __init__(self, items: list[ImageLike], transform: Callable[[Any], torch.Tensor]) -> None:
+        self.items, self.transform = items, transform
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        image: torch.Tensor = self.transform(load_image(self.items[index]))
+        return image
 
 
 @contextmanager

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
-from siamreid.data.datasets import ReidImageDataset
 from siamreid.data.samplers import PKSampler
 from siamreid.data.samples import ReidSample, ReidSplits
 from siamreid.evaluation import RankMetrics, evaluate_features
@@ -41,30 +39,22 @@ class ValidationResult:
     gallery_embeddings: torch.Tensor
 
 
-@torch.inference_mode()
 def compute_outputs(
     model: SiameseEmbedder,
     samples: Sequence[ReidSample],
     *,
-    device: torch.device,
     batch_size: int = 128,
     num_workers: int = 0,
-    autocast: Callable[[], object] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pre-neck features and embeddings of ``samples`` (eval transform, eval mode), on CPU."""
-    dataset = ReidImageDataset(list(samples), model.eval_transform)
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
-    was_training = model.training
-    model.eval()
-    feats, embs = [], []
-    try:
-        for images, *_ in loader:
-            out: HeadOutput = model.forward_train(images.to(device, non_blocking=True))
-            feats.append(out.features.float().cpu())
-            embs.append(out.embeddings.float().cpu())
-    finally:
-        model.train(was_training)
-    return torch.cat(feats), torch.cat(embs)
+    """Pre-neck features and embeddings of ``samples``, on CPU, computed on the model's device.
+
+    The images go through :meth:`~siamreid.SiameseEmbedder.embed_outputs`, the one path that
+    embeds images.
+    """
+    out = model.embed_outputs(
+        [s.path for s in samples], batch_size=batch_size, num_workers=num_workers
+    )
+    return out.features, out.embeddings
 
 
 def triplet_accuracy(embeddings: torch.Tensor, pids: np.ndarray, seed: int = 0) -> float:
@@ -129,8 +119,8 @@ def validate(
     num_workers: int = 0,
 ) -> ValidationResult:
     """Rank-1/mAP/mINP of query against gallery, the metric loss, and triplet accuracy."""
-    q_feat, q_emb = compute_outputs(model, splits.query, device=device, num_workers=num_workers)
-    g_feat, g_emb = compute_outputs(model, splits.gallery, device=device, num_workers=num_workers)
+    q_feat, q_emb = compute_outputs(model, splits.query, num_workers=num_workers)
+    g_feat, g_emb = compute_outputs(model, splits.gallery, num_workers=num_workers)
     q_pids, g_pids = ReidSplits.pids(splits.query), ReidSplits.pids(splits.gallery)
     metrics = evaluate_features(
         q_emb.numpy(),
