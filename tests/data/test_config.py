@@ -69,6 +69,7 @@ def test_a_bad_entry_is_named_by_its_place_in_the_recipe() -> None:
     with pytest.raises(ConfigError, match=r"data\.train\[1\]\.dataset") as info:
         recipe_from_dict(data)
     assert "dukemtmcreid" in str(info.value)  # the valid names are listed
+    assert "(did you mean 'dukemtmcreid'?)" in str(info.value)
     data["data"]["train"][1] = {"dataset": "dukemtmcreid", "rot": "data/duke"}
     with pytest.raises(ConfigError, match=r"'rot'.*data\.train\[1\].*Valid keys: dataset, root"):
         recipe_from_dict(data)

@@ -14,6 +14,7 @@ parsed as YAML), as the command line does::
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 import os
@@ -89,6 +90,10 @@ _SCALAR_NAMES: dict[Any, str] = {
 
 def _refuse(tp: Any, value: Any, where: str) -> ConfigError:
     hint = " (quote it to keep it a string)" if tp is str and value is not None else ""
+    if typing.get_origin(tp) is Literal and isinstance(value, str):  # a typo of a name
+        names = [c for c in typing.get_args(tp) if isinstance(c, str)]
+        close = difflib.get_close_matches(value, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
     return ConfigError(f"{where} is {value!r}; expected {_describe(tp)}{hint}.")
 
 
