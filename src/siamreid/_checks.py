@@ -14,6 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from siamreid.errors import InputError
+
 __all__ = ["INT64_MAX", "INT64_MIN", "int64_array", "is_int"]
 
 INT64_MIN = int(np.iinfo(np.int64).min)
@@ -43,7 +45,7 @@ def int64_array(values: object, name: str) -> npt.NDArray[np.int64]:
         values = [values]
     if isinstance(values, np.ndarray):
         if values.size and not np.issubdtype(values.dtype, np.integer):
-            raise ValueError(f"{name} must be integers, got dtype {values.dtype}.")
+            raise InputError(f"{name} must be integers, got dtype {values.dtype}.")
         if values.size and values.dtype.kind == "u" and int(values.max()) > INT64_MAX:
             raise _out_of_range(name, int(values.max()))
         return values.astype(np.int64, copy=True)
@@ -51,11 +53,11 @@ def int64_array(values: object, name: str) -> npt.NDArray[np.int64]:
         flat = list(_flatten(values))
         for value in flat:
             if not is_int(value):
-                raise ValueError(f"{name} must be integers, got {value!r}.")
+                raise InputError(f"{name} must be integers, got {value!r}.")
             if not INT64_MIN <= int(value) <= INT64_MAX:
                 raise _out_of_range(name, int(value))
         return np.asarray(values, dtype=np.int64)
-    raise ValueError(f"{name} must be integers, got {values!r}.")
+    raise InputError(f"{name} must be integers, got {values!r}.")
 
 
 def _flatten(values: Sequence[Any]) -> Any:

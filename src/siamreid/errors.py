@@ -15,6 +15,7 @@ __all__ = [
     "ExportError",
     "ImageLoadError",
     "IndexFormatError",
+    "InputError",
     "NonFiniteLossError",
     "PretrainedWeightsError",
     "RunFolderError",
@@ -24,6 +25,11 @@ __all__ = [
 
 class SiamreidError(Exception):
     """Root of every error raised by siamreid."""
+
+
+class InputError(SiamreidError, ValueError):
+    """An argument has the wrong type, shape or value (a bad id, a negative k, mismatched
+    lengths); the message names the argument, what was expected and what was given."""
 
 
 class DatasetLayoutError(SiamreidError, ValueError):

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from siamreid.data.images import load_image
+from siamreid.errors import InputError
 from siamreid.training.history import History
 
 if TYPE_CHECKING:
@@ -248,7 +249,7 @@ def activation_energy(feature_map: torch.Tensor, size: tuple[int, int]) -> torch
                 [0., 0.]])
     """
     if feature_map.dim() != 4:
-        raise ValueError(f"feature_map must be [N, C, h, w]; got shape {tuple(feature_map.shape)}.")
+        raise InputError(f"feature_map must be [N, C, h, w]; got shape {tuple(feature_map.shape)}.")
     energy = feature_map.float().pow(2).sum(dim=1, keepdim=True)
     energy = nn.functional.interpolate(energy, size=size, mode="bilinear", align_corners=False)
     energy = energy[:, 0]
@@ -261,7 +262,7 @@ def _feature_map(backbone: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     """The backbone's last feature map as ``[N, C, h, w]`` (CNNs, NHWC stages, ViT tokens)."""
     forward_features = getattr(backbone, "forward_features", None)
     if not callable(forward_features):
-        raise ValueError(
+        raise InputError(
             f"{type(backbone).__name__} has no forward_features; activation maps need a timm "
             "backbone that returns its last feature map."
         )
@@ -276,7 +277,7 @@ def _feature_map(backbone: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         if grid is not None and int(grid[0]) * int(grid[1]) == tokens.shape[1]:
             height, width = int(grid[0]), int(grid[1])
             return tokens.transpose(1, 2).reshape(len(tokens), -1, height, width)
-    raise ValueError(
+    raise InputError(
         f"Cannot lay {type(backbone).__name__}'s features of shape {tuple(out.shape)} on an "
         "image grid; activation maps need [N, C, h, w] maps or patch tokens."
     )
@@ -331,7 +332,7 @@ def plot_activation_maps(
         >>> plot_activation_maps(model, query_paths[:6], "runs/bot/actmaps.png")  # doctest: +SKIP
     """
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1]; got {alpha}.")
+        raise InputError(f"alpha must be in [0, 1]; got {alpha}.")
     plt = _pyplot()
     paths = list(images)
     maps = activation_maps(model, paths).numpy()

@@ -12,7 +12,7 @@ import torch
 
 from siamreid.data.datasets import BadImagePolicy, unreadable_images
 from siamreid.data.images import IMAGE_SUFFIXES, image_paths
-from siamreid.errors import DatasetLayoutError
+from siamreid.errors import DatasetLayoutError, InputError
 from siamreid.models import load_pretrained
 from siamreid.models.embedder import SiameseEmbedder
 from siamreid.training.device import select_device
@@ -125,7 +125,7 @@ def embed_paths(
     """Float32 ``[N, D]`` embeddings of image files (``SiameseEmbedder.embed``, with the
     command's options and a progress bar on terminals)."""
     if batch_size < 1 or workers < 0:
-        raise ValueError(
+        raise InputError(
             f"--batch-size must be >= 1 and --workers >= 0; got {batch_size}, {workers}."
         )
     return model.embed(

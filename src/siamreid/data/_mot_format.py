@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from siamreid.errors import DatasetLayoutError
+from siamreid.errors import DatasetLayoutError, InputError
 
 __all__ = ["GT_FIELDS", "MOTBox", "SeqInfo", "parse_gt", "parse_gt_line", "parse_seqinfo"]
 
@@ -59,9 +59,9 @@ def _int(text: str, name: str, low: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise ValueError(f"field {name!r} is {text!r}, not an integer") from None
+        raise InputError(f"field {name!r} is {text!r}, not an integer") from None
     if value < low:
-        raise ValueError(f"field {name!r} is {value}, expected >= {low}")
+        raise InputError(f"field {name!r} is {value}, expected >= {low}")
     return value
 
 
@@ -69,9 +69,9 @@ def _float(text: str, name: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"field {name!r} is {text!r}, not a number") from None
+        raise InputError(f"field {name!r} is {text!r}, not a number") from None
     if not math.isfinite(value):
-        raise ValueError(f"field {name!r} is {text!r}, not a finite number")
+        raise InputError(f"field {name!r} is {text!r}, not a finite number")
     return value
 
 
@@ -84,16 +84,16 @@ def parse_gt_line(line: str) -> MOTBox:
     """
     fields = [f.strip() for f in line.split(",")]
     if len(fields) != len(GT_FIELDS):
-        raise ValueError(f"found {len(fields)} fields, {_EXPECTED}")
+        raise InputError(f"found {len(fields)} fields, {_EXPECTED}")
     width, height = _float(fields[4], "width"), _float(fields[5], "height")
     if width <= 0 or height <= 0:
-        raise ValueError(f"box size {fields[4]}x{fields[5]} is not positive")
+        raise InputError(f"box size {fields[4]}x{fields[5]} is not positive")
     flag = _int(fields[6], "flag", 0)
     if flag > 1:
-        raise ValueError(f"field 'flag' is {flag}, expected 0 (ignore) or 1 (consider)")
+        raise InputError(f"field 'flag' is {flag}, expected 0 (ignore) or 1 (consider)")
     visibility = _float(fields[8], "visibility")
     if not 0.0 <= visibility <= 1.0:
-        raise ValueError(f"field 'visibility' is {visibility}, expected a value in [0, 1]")
+        raise InputError(f"field 'visibility' is {visibility}, expected a value in [0, 1]")
     return MOTBox(
         frame=_int(fields[0], "frame", 1),
         track_id=_int(fields[1], "id", 1),
@@ -126,10 +126,10 @@ def parse_gt(path: Path, *, max_frame: int | None = None) -> list[MOTBox]:
         try:
             box = parse_gt_line(line)
             if max_frame is not None and box.frame > max_frame:
-                raise ValueError(f"frame {box.frame} lies beyond seqLength={max_frame}")
+                raise InputError(f"frame {box.frame} lies beyond seqLength={max_frame}")
             seen = first_line.setdefault((box.frame, box.track_id), number)
             if seen != number:
-                raise ValueError(f"track {box.track_id} already has a box in frame {box.frame}")
+                raise InputError(f"track {box.track_id} already has a box in frame {box.frame}")
         except ValueError as err:
             raise DatasetLayoutError(
                 f"{path!s}, line {number}: {err} (line: {line.strip()[:80]!r}). Fix or remove "

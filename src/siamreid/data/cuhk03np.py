@@ -17,7 +17,7 @@ from typing import ClassVar, Literal, get_args
 from siamreid.data._market_style import locate, read_market_style
 from siamreid.data.published import PublishedCounts, SplitCounts, with_count_notes
 from siamreid.data.samples import ReidSplits
-from siamreid.errors import ConfigError, DatasetLayoutError
+from siamreid.errors import ConfigError, DatasetLayoutError, InputError
 
 __all__ = [
     "CUHK03NP",
@@ -72,7 +72,7 @@ def format_cuhk03np_name(pid: int, camid: int, *, index: int = 1) -> str:
     checks = {"pid": (pid, 0, 9999), "camid": (camid, 0, 1), "index": (index, 0, 10**9)}
     for field_name, (value, low, high) in checks.items():
         if not low <= value <= high:
-            raise ValueError(f"{field_name} must be in {low}..{high}, got {value}.")
+            raise InputError(f"{field_name} must be in {low}..{high}, got {value}.")
     return f"{pid:04d}_c{camid + 1}_{index}.png"
 
 

@@ -17,7 +17,7 @@ from typing import ClassVar
 from siamreid.data._market_style import locate, read_market_style
 from siamreid.data.published import PublishedCounts, SplitCounts, with_count_notes
 from siamreid.data.samples import ReidSplits
-from siamreid.errors import DatasetLayoutError
+from siamreid.errors import DatasetLayoutError, InputError
 
 __all__ = [
     "DUKEMTMC_FOLDER",
@@ -70,7 +70,7 @@ def format_dukemtmc_name(pid: int, camid: int, *, frame: int = 0) -> str:
     checks = {"pid": (pid, 0, 9999), "camid": (camid, 0, 7), "frame": (frame, 0, 9_999_999)}
     for field_name, (value, low, high) in checks.items():
         if not low <= value <= high:
-            raise ValueError(f"{field_name} must be in {low}..{high}, got {value}.")
+            raise InputError(f"{field_name} must be in {low}..{high}, got {value}.")
     return f"{pid:04d}_c{camid + 1}_f{frame:07d}.jpg"
 
 

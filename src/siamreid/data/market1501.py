@@ -17,7 +17,7 @@ from typing import ClassVar
 from siamreid.data._market_style import JUNK_PID, locate, read_market_style
 from siamreid.data.published import PublishedCounts, SplitCounts, with_count_notes
 from siamreid.data.samples import ReidSplits
-from siamreid.errors import DatasetLayoutError
+from siamreid.errors import DatasetLayoutError, InputError
 
 __all__ = [
     "MARKET1501_FOLDER",
@@ -73,13 +73,13 @@ def format_market1501_name(
         '0002_c1s1_000451_03.jpg'
     """
     if not (pid == JUNK_PID or 0 <= pid <= 9999):
-        raise ValueError(f"pid must be -1 (junk) or 0..9999, got {pid}.")
+        raise InputError(f"pid must be -1 (junk) or 0..9999, got {pid}.")
     checks = {"camid": (camid, 0, 8), "frame": (frame, 0, 999_999), "box": (box, 0, 99)}
     for field_name, (value, low, high) in checks.items():
         if not low <= value <= high:
-            raise ValueError(f"{field_name} must be in {low}..{high}, got {value}.")
+            raise InputError(f"{field_name} must be in {low}..{high}, got {value}.")
     if sequence < 0:
-        raise ValueError(f"sequence must be >= 0, got {sequence}.")
+        raise InputError(f"sequence must be >= 0, got {sequence}.")
     pid_text = "-1" if pid == JUNK_PID else f"{pid:04d}"
     return f"{pid_text}_c{camid + 1}s{sequence}_{frame:06d}_{box:02d}.jpg"
 

@@ -23,7 +23,7 @@ from typing import ClassVar
 from siamreid.data._market_style import relabel
 from siamreid.data.published import PublishedCounts, SplitCounts, with_count_notes
 from siamreid.data.samples import ReidSample, ReidSplits
-from siamreid.errors import DatasetLayoutError
+from siamreid.errors import DatasetLayoutError, InputError
 
 __all__ = ["MSMT17", "MSMT17_RELEASES", "format_msmt17_name", "parse_msmt17_name"]
 
@@ -90,9 +90,9 @@ def format_msmt17_name(
     checks |= {"index": (index, 0, 10**9), "frame": (frame, 0, 10**9), "box": (box, 0, 10**9)}
     for field_name, (value, low, high) in checks.items():
         if not low <= value <= high:
-            raise ValueError(f"{field_name} must be in {low}..{high}, got {value}.")
+            raise InputError(f"{field_name} must be in {low}..{high}, got {value}.")
     if not re.fullmatch(r"[0-9A-Za-z]+", day):
-        raise ValueError(f"day must be letters and digits (e.g. '0303morning'), got {day!r}.")
+        raise InputError(f"day must be letters and digits (e.g. '0303morning'), got {day!r}.")
     return f"{pid:04d}_{index:03d}_{camid + 1:02d}_{day}_{frame:04d}_{box}.jpg"
 
 

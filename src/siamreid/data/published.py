@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from siamreid.data.samples import ReidSample, ReidSplits
+from siamreid.errors import InputError
 
 __all__ = ["PublishedCounts", "SplitCounts", "compare_counts", "count_split", "with_count_notes"]
 
@@ -31,7 +32,7 @@ class SplitCounts:
 
     def __post_init__(self) -> None:
         if self.ids < 0 or self.images < 0 or self.ids > self.images:
-            raise ValueError(
+            raise InputError(
                 f"SplitCounts needs 0 <= ids <= images, got ids={self.ids}, images={self.images}."
             )
 

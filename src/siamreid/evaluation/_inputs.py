@@ -10,6 +10,7 @@ import numpy.typing as npt
 import torch
 
 from siamreid._checks import INT64_MAX, is_int
+from siamreid.errors import InputError
 from siamreid.typing import ArrayLike
 
 __all__ = [
@@ -57,15 +58,15 @@ def as_ids(
     """
     arr = _to_numpy(values)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}; pass one label per item")
+        raise InputError(f"{name} must be 1-D, got shape {arr.shape}; pass one label per item")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}; cast it to int64")
+        raise InputError(f"{name} must hold integers, got dtype {arr.dtype}; cast it to int64")
     if arr.shape[0] != length:
-        raise ValueError(
+        raise InputError(
             f"{name} has {arr.shape[0]} entries but {what}; pass one label per item, in order"
         )
     if arr.size and arr.dtype.kind == "u" and int(arr.max()) > INT64_MAX:
-        raise ValueError(
+        raise InputError(
             f"{name} holds {int(arr.max())}, outside the int64 range labels are compared in; "
             "map large labels into it"
         )
@@ -89,16 +90,16 @@ def as_features(x: ArrayLike, name: str) -> torch.Tensor:
     t = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x))
     t = t.detach()
     if t.ndim != 2 or t.shape[0] == 0 or t.shape[1] == 0:
-        raise ValueError(
+        raise InputError(
             f"{name} must be a non-empty 2-D (items, dims) matrix, got shape {tuple(t.shape)}"
         )
     if not t.is_floating_point():
-        raise ValueError(f"{name} must hold floats, got dtype {t.dtype}; cast it to float32")
+        raise InputError(f"{name} must hold floats, got dtype {t.dtype}; cast it to float32")
     if t.dtype in (torch.float16, torch.bfloat16):
         t = t.float()
     if not bool(torch.isfinite(t).all()):
         bad = int(torch.nonzero(~torch.isfinite(t).all(dim=1))[0, 0])
-        raise ValueError(
+        raise InputError(
             f"{name} has NaN or infinite values (first in row {bad}); fix the features"
         )
     return t
@@ -107,7 +108,7 @@ def as_features(x: ArrayLike, name: str) -> torch.Tensor:
 def check_chunk_size(chunk_size: int) -> None:
     """Raise ValueError unless ``chunk_size`` is a positive int."""
     if not is_int(chunk_size) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        raise InputError(f"chunk_size must be a positive int, got {chunk_size!r}")
 
 
 def as_feature_pair(
@@ -121,7 +122,7 @@ def as_feature_pair(
     query = as_features(query_feats, "query_feats")
     gallery = as_features(gallery_feats, "gallery_feats")
     if query.shape[1] != gallery.shape[1] or query.device != gallery.device:
-        raise ValueError(
+        raise InputError(
             f"query_feats {tuple(query.shape)} on {query.device} and gallery_feats "
             f"{tuple(gallery.shape)} on {gallery.device} must share width and device"
         )

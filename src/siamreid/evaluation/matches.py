@@ -14,6 +14,7 @@ import numpy.typing as npt
 import torch
 
 from siamreid._checks import is_int
+from siamreid.errors import InputError
 from siamreid.evaluation._inputs import ArrayLike, as_feature_pair, as_ids
 from siamreid.evaluation._ranking import Gallery, true_matches
 
@@ -63,13 +64,13 @@ def top_matches(
         array([[1, 2]])
     """
     if not is_int(k) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+        raise InputError(f"k must be a positive integer, got {k!r}")
     query, gallery = as_feature_pair(query_feats, gallery_feats)
     num_q, num_g = int(query.shape[0]), int(gallery.shape[0])
     qp = as_ids(q_pids, "q_pids", num_q, f"{num_q} queries")
     gp = as_ids(g_pids, "g_pids", num_g, f"{num_g} gallery items")
     if (q_camids is None) != (g_camids is None):
-        raise ValueError("pass both q_camids and g_camids, or neither (no camera rule)")
+        raise InputError("pass both q_camids and g_camids, or neither (no camera rule)")
     qc = None if q_camids is None else as_ids(q_camids, "q_camids", num_q, f"{num_q} queries")
     gc = None if g_camids is None else as_ids(g_camids, "g_camids", num_g, f"{num_g} items")
     dist = torch.cdist(query.float(), gallery.float()).cpu().numpy().astype(np.float64)

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import torch
 
 from siamreid._checks import is_int
+from siamreid.errors import InputError
 from siamreid.evaluation._inputs import (
     ArrayLike,
     as_feature_pair,
@@ -102,12 +103,12 @@ def query_expansion(
         >>> metrics = evaluate_features(qf, gf, q_pids, g_pids, metric="cosine")
     """
     if isinstance(query_feats, torch.Tensor) != isinstance(gallery_feats, torch.Tensor):
-        raise ValueError("pass query_feats and gallery_feats both as numpy or both as torch")
+        raise InputError("pass query_feats and gallery_feats both as numpy or both as torch")
     check_chunk_size(chunk_size)
     query, gallery = as_feature_pair(query_feats, gallery_feats)
     feats = torch.cat([query, gallery.to(query.dtype)])
     if not is_int(k) or not 1 <= k <= feats.shape[0]:
-        raise ValueError(f"k must be an int within [1, {feats.shape[0]}] (all features), got {k!r}")
+        raise InputError(f"k must be an int within [1, {feats.shape[0]}] (all features), got {k!r}")
     k = int(k)
     out = _expand(feats, k, float(alpha), chunk_size)
     q_out, g_out = out[: query.shape[0]], out[query.shape[0] :]

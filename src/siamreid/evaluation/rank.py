@@ -26,6 +26,7 @@ import numpy.typing as npt
 import torch
 
 from siamreid._checks import is_int
+from siamreid.errors import InputError
 from siamreid.evaluation._inputs import (
     ArrayLike,
     FloatArray,
@@ -64,15 +65,15 @@ class RankMetrics:
         cmc = np.array(self.cmc, dtype=np.float64)
         all_ap = np.array(self.all_ap, dtype=np.float64)
         if cmc.ndim != 1 or cmc.size == 0:
-            raise ValueError(f"RankMetrics.cmc must be a non-empty 1-D array, got {cmc.shape}")
+            raise InputError(f"RankMetrics.cmc must be a non-empty 1-D array, got {cmc.shape}")
         if np.any(cmc < 0) or np.any(cmc > 1) or np.any(np.diff(cmc) < 0):
-            raise ValueError("RankMetrics.cmc must be non-decreasing and within [0, 1]")
+            raise InputError("RankMetrics.cmc must be non-decreasing and within [0, 1]")
         for field_name in ("mAP", "mINP"):
             value = getattr(self, field_name)
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"RankMetrics.{field_name} must be within [0, 1], got {value}")
+                raise InputError(f"RankMetrics.{field_name} must be within [0, 1], got {value}")
         if self.num_valid_queries < 1 or all_ap.shape != (self.num_valid_queries,):
-            raise ValueError(
+            raise InputError(
                 f"RankMetrics.all_ap must have num_valid_queries={self.num_valid_queries} "
                 f"entries (at least 1), got shape {all_ap.shape}"
             )
@@ -91,7 +92,7 @@ class RankMetrics:
     def rank(self, k: int) -> float:
         """Rank-k accuracy: the fraction of valid queries with a true match in the top ``k``."""
         if not 1 <= k <= self.max_rank:
-            raise ValueError(f"k must be within [1, {self.max_rank}] (max_rank), got {k}")
+            raise InputError(f"k must be within [1, {self.max_rank}] (max_rank), got {k}")
         return float(self.cmc[k - 1])
 
     @property
@@ -125,7 +126,7 @@ class _Accumulator:
     def result(self, num_queries: int) -> RankMetrics:
         num_valid = len(self.ap)
         if num_valid == 0:
-            raise ValueError(
+            raise InputError(
                 f"no valid query: none of the {num_queries} queries has a true match left in the "
                 "gallery after removing same-identity same-camera items; check that q_pids and "
                 "g_pids use the same identity numbers"
@@ -143,7 +144,7 @@ class _Accumulator:
 
 def _check_max_rank(max_rank: int, num_gallery: int) -> int:
     if not is_int(max_rank) or max_rank < 1:
-        raise ValueError(f"max_rank must be a positive int, got {max_rank!r}")
+        raise InputError(f"max_rank must be a positive int, got {max_rank!r}")
     max_rank = int(max_rank)
     if max_rank > num_gallery:
         warnings.warn(
@@ -167,7 +168,7 @@ def _labels(
     q_pids = as_ids(pids[0], "q_pids", num_q, f"{source} has {num_q} queries")
     g_pids = as_ids(pids[1], "g_pids", num_g, f"{source} has {num_g} gallery items")
     if (camids[0] is None) != (camids[1] is None):
-        raise ValueError("pass both q_camids and g_camids, or neither (no camera rule)")
+        raise InputError("pass both q_camids and g_camids, or neither (no camera rule)")
     q_cams = g_cams = None
     if camids[0] is not None and camids[1] is not None:
         q_cams = as_ids(camids[0], "q_camids", num_q, f"{source} has {num_q} queries")
@@ -175,7 +176,7 @@ def _labels(
     if exclude_self:
         same_cams = q_cams is None or np.array_equal(q_cams, g_cams)  # type: ignore[arg-type]
         if num_q != num_g or not np.array_equal(q_pids, g_pids) or not same_cams:
-            raise ValueError(
+            raise InputError(
                 f"exclude_self=True needs the query set to be the gallery ({source} is "
                 f"{num_q}x{num_g}; q_pids/q_camids must equal g_pids/g_camids)"
             )
@@ -197,7 +198,7 @@ def _evaluate_chunks(
     for start, rows in chunks:
         if np.isnan(rows).any():
             bad = start + int(np.flatnonzero(np.isnan(rows).any(axis=1))[0])
-            raise ValueError(f"{source} has NaN distances (first in query row {bad})")
+            raise InputError(f"{source} has NaN distances (first in query row {bad})")
         for r, row in enumerate(rows):
             q = start + r
             same_pid = gallery.by_pid[lo[q] : hi[q]]
@@ -247,7 +248,7 @@ def evaluate_rank(
     """
     shape = shape_of(distmat)
     if len(shape) != 2 or shape[0] == 0 or shape[1] == 0:
-        raise ValueError(
+        raise InputError(
             f"distmat must be a non-empty 2-D (num_query, num_gallery) matrix, got shape {shape}"
         )
     check_chunk_size(chunk_size)
@@ -332,7 +333,7 @@ def evaluate_features(
         >>> m.to_dict()
     """
     if metric not in ("euclidean", "cosine"):
-        raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
+        raise InputError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
     check_chunk_size(chunk_size)
     query, gallery = as_feature_pair(query_feats, gallery_feats)
     if query.dtype != gallery.dtype:

@@ -15,6 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from siamreid.errors import InputError
+
 __all__ = ["DistanceThreshold", "calibrate_threshold", "nearest_match_distances", "pair_distances"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -40,12 +42,12 @@ class DistanceThreshold:
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.threshold):
-            raise ValueError(f"DistanceThreshold.threshold must be finite, got {self.threshold}.")
+            raise InputError(f"DistanceThreshold.threshold must be finite, got {self.threshold}.")
         for name in ("true_accept_rate", "false_accept_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"DistanceThreshold.{name} must be within [0, 1].")
+                raise InputError(f"DistanceThreshold.{name} must be within [0, 1].")
         if self.num_same < 1 or self.num_diff < 1:
-            raise ValueError("DistanceThreshold.num_same and num_diff must be >= 1.")
+            raise InputError("DistanceThreshold.num_same and num_diff must be >= 1.")
 
     @property
     def balanced_accuracy(self) -> float:
@@ -90,9 +92,9 @@ def calibrate_threshold(
     diff = _as_vector(distances_diff, "distances_diff")
     for name, values in (("distances_same", same), ("distances_diff", diff)):
         if values.size == 0 or not np.isfinite(values).all():
-            raise ValueError(f"{name} must be a non-empty array of finite distances.")
+            raise InputError(f"{name} must be a non-empty array of finite distances.")
     if max_false_accept_rate is not None and not 0.0 <= max_false_accept_rate <= 1.0:
-        raise ValueError(
+        raise InputError(
             f"max_false_accept_rate must be within [0, 1], got {max_false_accept_rate}."
         )
     values = np.unique(np.concatenate([same, diff]))
@@ -133,7 +135,7 @@ def pair_distances(embeddings: Any, ids: Any) -> tuple[FloatArray, FloatArray]:
     emb = _as_matrix(embeddings, "embeddings")
     labels = _as_labels(ids, "ids")
     if labels.size != emb.shape[0]:
-        raise ValueError(f"ids has {labels.size} entries for {emb.shape[0]} embeddings.")
+        raise InputError(f"ids has {labels.size} entries for {emb.shape[0]} embeddings.")
     dist = torch.cdist(torch.from_numpy(emb), torch.from_numpy(emb)).numpy()
     upper = np.triu_indices(emb.shape[0], k=1)
     same_pair = labels[upper[0]] == labels[upper[1]]
@@ -167,7 +169,7 @@ def nearest_match_distances(
     q, g = _as_matrix(query, "query"), _as_matrix(gallery, "gallery")
     q_ids, g_ids = _as_labels(query_ids, "query_ids"), _as_labels(gallery_ids, "gallery_ids")
     if q_ids.size != q.shape[0] or g_ids.size != g.shape[0] or q.shape[1] != g.shape[1]:
-        raise ValueError(
+        raise InputError(
             f"query {q.shape} with {q_ids.size} ids and gallery {g.shape} with {g_ids.size} ids "
             "must have one id per row and the same width."
         )
@@ -193,7 +195,7 @@ def _as_vector(values: Any, name: str) -> FloatArray:
         values = values.detach().cpu().numpy()
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}.")
+        raise InputError(f"{name} must be 1-D, got shape {arr.shape}.")
     return arr
 
 
@@ -202,7 +204,7 @@ def _as_labels(values: Any, name: str) -> npt.NDArray[Any]:
         values = values.detach().cpu().numpy()
     arr = np.asarray(values)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}.")
+        raise InputError(f"{name} must be 1-D, got shape {arr.shape}.")
     return arr
 
 
@@ -211,5 +213,5 @@ def _as_matrix(values: Any, name: str) -> FloatArray:
         values = values.detach().cpu().numpy()
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 2 or not np.isfinite(arr).all():
-        raise ValueError(f"{name} must be a finite [N, D] array, got shape {arr.shape}.")
+        raise InputError(f"{name} must be a finite [N, D] array, got shape {arr.shape}.")
     return arr

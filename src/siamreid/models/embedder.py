@@ -20,7 +20,7 @@ from siamreid._checks import is_int
 from siamreid._rng import seeded_rng
 from siamreid.data.images import load_image
 from siamreid.data.transforms import TransformConfig, build_eval_transform
-from siamreid.errors import BackboneError, CheckpointError
+from siamreid.errors import BackboneError, CheckpointError, InputError
 from siamreid.models import serialization
 from siamreid.models.backbones import (
     BackboneDataConfig,
@@ -207,7 +207,7 @@ class SiameseEmbedder(nn.Module):
         if positive is None and negative is None:
             return self.forward_train(images).embeddings
         if positive is None or negative is None:
-            raise ValueError("forward takes one batch, or anchor, positive and negative together.")
+            raise InputError("forward takes one batch, or anchor, positive and negative together.")
         n_a, n_p = len(images), len(positive)
         out = self.forward_train(torch.cat([images, positive, negative])).embeddings
         return out[:n_a], out[n_a : n_a + n_p], out[n_a + n_p :]
@@ -279,9 +279,9 @@ class SiameseEmbedder(nn.Module):
     ) -> Iterator[torch.Tensor]:
         """Preprocessed batches on the model's device, in eval mode while they are consumed."""
         if not is_int(batch_size) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+            raise InputError(f"batch_size must be a positive integer, got {batch_size!r}.")
         if not is_int(num_workers) or num_workers < 0:
-            raise ValueError(f"num_workers must be an integer >= 0, got {num_workers!r}.")
+            raise InputError(f"num_workers must be an integer >= 0, got {num_workers!r}.")
         device = next(self.parameters()).device
         if isinstance(images, torch.Tensor):
             chunks: Iterable[torch.Tensor] = _chunks(images, int(batch_size))

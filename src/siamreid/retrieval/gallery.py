@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 
 from siamreid._checks import int64_array
+from siamreid.errors import InputError
 
 __all__ = ["Gallery", "int_vector"]
 
@@ -58,7 +59,7 @@ class Gallery:
         cam_vec = None if camids is None else int_vector(camids, "camids", n, stored=True)
         path_list = None if paths is None else [os.fspath(p) for p in paths]
         if path_list is not None and len(path_list) != n:
-            raise ValueError(f"paths has {len(path_list)} entries for {n} embeddings.")
+            raise InputError(f"paths has {len(path_list)} entries for {n} embeddings.")
         if len(self):
             _check_same_columns("camids", self._cams is not None, cam_vec is not None, len(self))
             _check_same_columns("paths", self.paths is not None, path_list is not None, len(self))
@@ -99,12 +100,12 @@ def int_vector(
     """
     array = int64_array(values, name)
     if array.ndim != 1 or (length is not None and len(array) != length):
-        raise ValueError(
+        raise InputError(
             f"{name} must be a 1-D sequence of {length if length is not None else 'any number of'}"
             f" integers, got shape {array.shape}."
         )
     if stored and bool((array == -1).any()):
-        raise ValueError(
+        raise InputError(
             f"{name} holds -1, which search results use for an empty slot (fewer matches than "
             "k); give that entry another id."
         )
@@ -113,9 +114,9 @@ def int_vector(
 
 def _check_same_columns(name: str, have: bool, given: bool, count: int) -> None:
     if have and not given:
-        raise ValueError(f"The gallery's {count} entries have {name}; pass {name} for these too.")
+        raise InputError(f"The gallery's {count} entries have {name}; pass {name} for these too.")
     if given and not have:
-        raise ValueError(
+        raise InputError(
             f"The gallery's {count} entries have no {name}; add these without {name}, or add "
             f"{name} for every entry (rebuild the gallery)."
         )

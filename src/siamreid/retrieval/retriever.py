@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from siamreid._checks import is_int
-from siamreid.errors import ConfigError, IndexFormatError
+from siamreid.errors import ConfigError, IndexFormatError, InputError
 from siamreid.retrieval.backends import (
     BackendName,
     IndexKind,
@@ -82,11 +82,11 @@ class SearchResult:
         for name in ("ids", "indices", "camids"):
             value = getattr(self, name)
             if value is not None and tuple(value.shape) != shape:
-                raise ValueError(
+                raise InputError(
                     f"SearchResult.{name} has shape {tuple(value.shape)}, not {shape}."
                 )
         if self.paths is not None and [len(row) for row in self.paths] != [shape[1]] * shape[0]:
-            raise ValueError(f"SearchResult.paths must be {shape[0]} lists of {shape[1]} paths.")
+            raise InputError(f"SearchResult.paths must be {shape[0]} lists of {shape[1]} paths.")
 
     def __len__(self) -> int:
         return int(self.distances.shape[0])
@@ -261,7 +261,7 @@ class Retriever:
             [[11]]
         """
         if not is_int(k) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}.")
+            raise InputError(f"k must be a positive integer, got {k!r}.")
         k = int(k)
         query_emb = self._to_embeddings(queries, "queries", batch_size)
         k = min(k, len(self))
@@ -281,7 +281,7 @@ class Retriever:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         gallery_cams = self._gallery.camids
         if gallery_cams is None:
-            raise ValueError(
+            raise InputError(
                 "camids filters by camera, but this gallery has no camera ids; add entries "
                 "with camids=..., or search without camids."
             )
@@ -411,7 +411,7 @@ class Retriever:
             emb = self._embedder.embed(images, batch_size=batch_size).to("cpu", torch.float32)
         dim = self.embedding_dim
         if emb.dim() != 2 or emb.shape[1] == 0:
-            raise ValueError(
+            raise InputError(
                 f"{name} must be [N, D] embeddings with D >= 1, got {tuple(emb.shape)}."
             )
         if dim is not None and emb.shape[1] != dim:
@@ -420,7 +420,7 @@ class Retriever:
                 "embeddings; embed them with the model that built the index."
             )
         if not bool(torch.isfinite(emb).all()):
-            raise ValueError(f"{name} contain NaN or infinite values; check the embedder's output.")
+            raise InputError(f"{name} contain NaN or infinite values; check the embedder's output.")
         return torch.nn.functional.normalize(emb, dim=1) if self.metric == "cosine" else emb
 
     def _result(self, distances: torch.Tensor, indices: torch.Tensor) -> SearchResult:
