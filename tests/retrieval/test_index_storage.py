@@ -158,9 +158,7 @@ def test_failed_save_leaves_the_old_index_intact(
     assert not [p for p in target.iterdir() if ".tmp-" in p.name]
 
 
-def test_failed_commit_keeps_the_old_index(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failed_commit_keeps_the_old_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "ix"
     old = filled(seed=1)
     old.save(target)
