@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -15,7 +14,6 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from siamreid._io import atomic_write_json
 from siamreid.data.datasets import ReidImageDataset, TripletDataset
 from siamreid.data.samples import ReidSample, ReidSplits
 from siamreid.data.transforms import TransformConfig, build_train_transform
@@ -24,7 +22,6 @@ from siamreid.evaluation import RankMetrics
 from siamreid.losses import CompositeLoss, build_loss
 from siamreid.models.embedder import SiameseEmbedder
 from siamreid.models.heads import HeadOutput
-from siamreid.training import checkpoint as ckpt
 from siamreid.training.config import TrainerConfig
 from siamreid.training.device import autocast, default_num_workers, select_device
 from siamreid.training.distributed import DistContext
@@ -38,6 +35,13 @@ from siamreid.training.loaders import (
     split_batch,
 )
 from siamreid.training.optim import build_optimizer, build_scheduler
+from siamreid.training.state import (
+    TrainState,
+    config_to_dict,
+    resume_state,
+    save_state,
+    write_run_files,
+)
 from siamreid.training.tensorboard import TensorBoardLogger, open_tensorboard
 from siamreid.training.validation import ValidationResult, validate
 
@@ -335,65 +339,36 @@ class Trainer:
             log.info("epoch %d: %s", epoch + 1, _describe(record))
 
     # ----------------------------------------------------------------------------- checkpoints
-    def _meta(self, epoch: int, step: int) -> dict[str, Any]:
-        cfg = self.model.config
-        return {
-            "epoch": epoch,
-            "step": step,
-            "backbone": cfg.backbone,
-            "embedding_dim": cfg.embedding_dim,
-            "num_classes": cfg.num_classes,
-            "model_config": cfg.to_dict(),
-        }
-
     def _save(self, epoch: int, step: int) -> None:
         if self.out_dir is None or not self.dist.is_main:
             return
-        train_state = {
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "skipped_batches": self.skipped_batches,
-            "history": json.dumps(self.history.to_list()),
-        }
-        ckpt.save_checkpoint(
-            self.out_dir / "checkpoints",
-            model_state=self.model.state_dict(),
-            train_state=train_state,
-            meta=self._meta(epoch, step),
+        state = TrainState(self.optimizer, self.scheduler, self.scaler, self.history)
+        save_state(
+            self.out_dir,
+            self.model,
+            state,
+            epoch=epoch,
+            step=step,
+            skipped_batches=self.skipped_batches,
             keep=self.config.keep_checkpoints,
         )
 
     def _maybe_resume(self) -> tuple[int, int]:
         if not self.config.resume or self.out_dir is None:
             return 0, 0
-        latest = ckpt.find_latest(self.out_dir / "checkpoints")
-        if latest is None:
-            log.info("resume=True but %s has no checkpoint yet: starting fresh.", self.out_dir)
+        state = TrainState(self.optimizer, self.scheduler, self.scaler, self.history)
+        resumed = resume_state(self.out_dir, self.model, state)
+        if resumed is None:
             return 0, 0
-        state = ckpt.load_checkpoint(latest)
-        ckpt.check_compatible(state.meta, self._meta(0, 0), latest)
-        self.model.load_state_dict(state.model_state)
-        self.optimizer.load_state_dict(state.train_state["optimizer"])
-        self.scheduler.load_state_dict(state.train_state["scheduler"])
-        self.scaler.load_state_dict(state.train_state["scaler"])
-        self.skipped_batches = int(state.train_state["skipped_batches"])
-        self.history = History.from_list(json.loads(state.train_state["history"]))
-        log.info("Resumed from %s (epoch %d, step %d).", latest, state.epoch, state.step)
-        return state.epoch, state.step
+        self.history = resumed.history
+        self.skipped_batches = resumed.skipped_batches
+        return resumed.epoch, resumed.step
 
     def _write_run_files(self) -> None:
         if self.out_dir is None or not self.dist.is_main:
             return
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        # metrics.jsonl always restarts from the checkpoint's history: a run killed between
-        # appending a line and saving its checkpoint must not get that epoch twice.
-        jsonl = self.out_dir / "metrics.jsonl"
-        jsonl.unlink(missing_ok=True)
-        for record in self.history:
-            History().append(record, jsonl)
         resolved = {"model": self.model.config.to_dict(), "trainer": config_to_dict(self.config)}
-        atomic_write_json(self.out_dir / "config.json", resolved)
+        write_run_files(self.out_dir, self.history, resolved)
 
 
 class _TrainForward(nn.Module):
@@ -405,14 +380,6 @@ class _TrainForward(nn.Module):
 
     def forward(self, images: torch.Tensor) -> HeadOutput:
         return self.model.forward_train(images)
-
-
-def config_to_dict(config: TrainerConfig) -> dict[str, Any]:
-    """JSON-ready fields of a :class:`TrainerConfig`."""
-    from dataclasses import asdict
-
-    data: dict[str, Any] = json.loads(json.dumps(asdict(config), default=list))
-    return data
 
 
 def _describe(record: EpochRecord) -> str:

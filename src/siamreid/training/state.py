@@ -1,0 +1,138 @@
+"""What a run's checkpoint holds beyond the weights, and how a run picks up from it.
+
+The :class:`~siamreid.Trainer` runs the loop; this module assembles the state it saves (the
+optimizer, scheduler and grad-scaler states, the history, the skipped-batch count and the model
+record) through :mod:`siamreid.training.checkpoint`, the one owner of the checkpoint format, and
+restores it on resume after checking that the checkpoint was made for this architecture.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from siamreid._io import atomic_write_json
+from siamreid.models.embedder import SiameseEmbedder
+from siamreid.training import checkpoint as ckpt
+from siamreid.training.config import TrainerConfig
+from siamreid.training.history import History
+
+__all__ = [
+    "Resumed",
+    "TrainState",
+    "config_to_dict",
+    "model_meta",
+    "resume_state",
+    "save_state",
+    "write_run_files",
+]
+
+log = logging.getLogger(__name__)
+CHECKPOINTS = "checkpoints"
+
+
+@dataclass(frozen=True)
+class TrainState:
+    """The stateful training objects besides the model, saved and restored together."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    history: History
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """Where a resumed run continues: completed epochs, steps of the next epoch, its history."""
+
+    epoch: int
+    step: int
+    history: History
+    skipped_batches: int
+
+
+def model_meta(model: SiameseEmbedder, epoch: int, step: int) -> dict[str, Any]:
+    """The checkpoint's ``meta.json``: progress and the architecture it was made for."""
+    cfg = model.config
+    return {
+        "epoch": epoch,
+        "step": step,
+        "backbone": cfg.backbone,
+        "embedding_dim": cfg.embedding_dim,
+        "num_classes": cfg.num_classes,
+        "model_config": cfg.to_dict(),
+    }
+
+
+def save_state(
+    out_dir: Path,
+    model: SiameseEmbedder,
+    state: TrainState,
+    *,
+    epoch: int,
+    step: int,
+    skipped_batches: int,
+    keep: int,
+) -> Path:
+    """Save a checkpoint of the run in ``out_dir/checkpoints``; returns its folder."""
+    train_state = {
+        "optimizer": state.optimizer.state_dict(),
+        "scheduler": state.scheduler.state_dict(),
+        "scaler": state.scaler.state_dict(),
+        "skipped_batches": skipped_batches,
+        "history": json.dumps(state.history.to_list()),
+    }
+    return ckpt.save_checkpoint(
+        out_dir / CHECKPOINTS,
+        model_state=model.state_dict(),
+        train_state=train_state,
+        meta=model_meta(model, epoch, step),
+        keep=keep,
+    )
+
+
+def resume_state(out_dir: Path, model: SiameseEmbedder, state: TrainState) -> Resumed | None:
+    """Load the last complete checkpoint into ``model`` and ``state``.
+
+    Returns:
+        Where to continue, or ``None`` when ``out_dir`` has no checkpoint yet (a fresh start).
+
+    Raises:
+        CheckpointError: The checkpoint is corrupt or was made for another architecture.
+    """
+    latest = ckpt.find_latest(out_dir / CHECKPOINTS)
+    if latest is None:
+        log.info("resume=True but %s has no checkpoint yet: starting fresh.", out_dir)
+        return None
+    saved = ckpt.load_checkpoint(latest)
+    ckpt.check_compatible(saved.meta, model_meta(model, 0, 0), latest)
+    model.load_state_dict(saved.model_state)
+    state.optimizer.load_state_dict(saved.train_state["optimizer"])
+    state.scheduler.load_state_dict(saved.train_state["scheduler"])
+    state.scaler.load_state_dict(saved.train_state["scaler"])
+    history = History.from_list(json.loads(saved.train_state["history"]))
+    log.info("Resumed from %s (epoch %d, step %d).", latest, saved.epoch, saved.step)
+    return Resumed(saved.epoch, saved.step, history, int(saved.train_state["skipped_batches"]))
+
+
+def write_run_files(out_dir: Path, history: History, resolved: dict[str, Any]) -> None:
+    """``metrics.jsonl`` from the (possibly resumed) history and ``config.json``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # metrics.jsonl always restarts from the checkpoint's history: a run killed between
+    # appending a line and saving its checkpoint must not get that epoch twice.
+    jsonl = out_dir / "metrics.jsonl"
+    jsonl.unlink(missing_ok=True)
+    for record in history:
+        History().append(record, jsonl)
+    atomic_write_json(out_dir / "config.json", resolved)
+
+
+def config_to_dict(config: TrainerConfig) -> dict[str, Any]:
+    """JSON-ready fields of a :class:`TrainerConfig`."""
+    data: dict[str, Any] = json.loads(json.dumps(asdict(config), default=list))
+    return data
