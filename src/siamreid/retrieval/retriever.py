@@ -146,7 +146,9 @@ class Retriever:
         self._backend: SearchBackend = create_backend(backend, index, self.options)
         self._gallery = Gallery(None if embedder is None else embedder.embedding_dim)
         self._embedder_name = None if embedder is None else embedder.backbone_name
-        self._embedder_digest = _digest(embedder)
+        # the digest of the model the stored embeddings came from, when it is not the embedder
+        # (a loaded index); the embedder's own is computed when saving
+        self._embedder_digest: str | None = None
         self.names: dict[int, str] | None = dict(names) if names else None
         self._indexed = 0  # gallery rows the backend holds, in order; 0 after removals
 
@@ -384,7 +386,7 @@ class Retriever:
         gallery.dim = gallery.dim or retriever.embedding_dim
         retriever._gallery = gallery
         retriever._embedder_name = meta.embedder or retriever._embedder_name
-        retriever._embedder_digest = meta.embedder_digest or retriever._embedder_digest
+        retriever._embedder_digest = meta.embedder_digest
         return retriever
 
     def _sync(self) -> None:
