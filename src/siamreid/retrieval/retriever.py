@@ -370,7 +370,8 @@ class Retriever:
         Example:
             >>> retriever = Retriever.load("gallery_index", embedder=model)  # doctest: +SKIP
         """
-        stored = read_index(Path(directory), load_model=None if embedder else load_model)
+        loader = load_model if embedder is None else None  # a given embedder wins over the copy
+        stored = read_index(Path(directory), load_model=loader)
         meta = stored.meta
         embedder = embedder if embedder is not None else stored.model
         _check_embedder(embedder, meta, Path(directory), allow_other_model)
