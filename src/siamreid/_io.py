@@ -32,6 +32,7 @@ __all__ = [
     "atomic_write",
     "atomic_write_json",
     "atomic_write_text",
+    "check_version",
     "file_mode",
     "fsync_dir",
     "read_record",
@@ -215,14 +216,41 @@ def read_record(
         raise error(f"{str(path)!r} is not valid JSON ({err}); the file is corrupt.") from err
     if not isinstance(data, dict) or data.get("format") != format_name:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise error(f"{str(path)!r} has format {found!r}, not {format_name!r}. {hint}")
-    version = data.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise error(f"{str(path)!r}: field 'format_version' is {version!r}, not an integer >= 1.")
+        raise error(
+            f"{str(path)!r} has format {found!r}, not {format_name!r} (field 'format'). {hint}"
+        )
+    check_version(data, path, max_version=max_version, error=error)
+    return data
+
+
+def check_version(
+    data: dict[str, Any],
+    path: Path,
+    *,
+    max_version: int,
+    error: type[SiamreidError],
+    required: bool = True,
+) -> int:
+    """The ``format_version`` of a record, refused when missing, mistyped or newer than this
+    siamreid reads (the one version check of every on-disk format).
+
+    Args:
+        data: The record.
+        path: Its file, for the message.
+        max_version: The newest version this siamreid reads.
+        error: The error type to raise.
+        required: Without it, a missing field reads as version 0 (records older than the field).
+    """
+    version = data.get("format_version", None if required else 0)
+    minimum = 1 if required else 0
+    if isinstance(version, bool) or not isinstance(version, int) or version < minimum:
+        raise error(
+            f"{str(path)!r}: field 'format_version' is {version!r}, not an integer >= {minimum}."
+        )
     if version > max_version:
         raise error(
             f"{str(path)!r} has format_version {version}, written by a newer siamreid "
-            f"({data.get('written_by')}); this one ({__version__}) reads up to {max_version}. "
-            "Upgrade siamreid."
+            f"({data.get('written_by', 'unknown')}); this one ({__version__}) reads up to "
+            f"{max_version}. Upgrade siamreid."
         )
-    return data
+    return version

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from siamreid._version import __version__
+from siamreid._io import check_version, read_record
 from siamreid.errors import CheckpointError, ConfigError
 from siamreid.models.backbones import BackboneDataConfig, hub_reachable
 from siamreid.models.config import ModelConfig
@@ -155,26 +155,15 @@ def _read_json(path: Path) -> dict[str, Any]:
     return record
 
 
-def _check_version(record: dict[str, Any], path: Path, newest: int) -> None:
-    version = record.get("format_version", 0)
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise CheckpointError(f"{str(path)!r}: field 'format_version' must be an integer.")
-    if version > newest:
-        raise CheckpointError(
-            f"{str(path)!r} has format_version {version}; this siamreid ({__version__}) reads up "
-            f"to {newest}. Upgrade siamreid."
-        )
-
-
 def _read_saved(folder: Path) -> Located:
     path = folder / CONFIG_FILE
-    record = _read_json(path)
-    if record.get("format") != FORMAT_NAME:
-        raise CheckpointError(
-            f"{str(path)!r}: field 'format' is {record.get('format')!r}, not {FORMAT_NAME!r}; "
-            "it was not written by siamreid's save_pretrained."
-        )
-    _check_version(record, path, FORMAT_VERSION)
+    record = read_record(
+        path,
+        format_name=FORMAT_NAME,
+        max_version=FORMAT_VERSION,
+        error=CheckpointError,
+        hint="It was not written by siamreid's save_pretrained.",
+    )
     fields = _Fields(record, path)
     config = _model_config(record, path)
     data = BackboneDataConfig(
@@ -191,7 +180,9 @@ def _read_saved(folder: Path) -> Located:
 def _read_checkpoint(folder: Path) -> Located:
     path = folder / _CHECKPOINT_META
     meta = _read_json(path)
-    _check_version(meta, path, _CHECKPOINT_FORMAT_VERSION)
+    check_version(
+        meta, path, max_version=_CHECKPOINT_FORMAT_VERSION, error=CheckpointError, required=False
+    )
     record = meta.get("model_config")
     if not isinstance(record, dict):
         raise CheckpointError(

@@ -26,7 +26,14 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from siamreid._io import atomic_write_json, file_mode, fsync_dir, remove_stale_temps, temp_dir
+from siamreid._io import (
+    atomic_write_json,
+    check_version,
+    file_mode,
+    fsync_dir,
+    remove_stale_temps,
+    temp_dir,
+)
 from siamreid.errors import CheckpointError
 
 __all__ = ["Checkpoint", "find_latest", "load_checkpoint", "save_checkpoint"]
@@ -162,12 +169,13 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         EOFError,
     ) as err:
         raise CheckpointError(f"Checkpoint {str(path)!r} is corrupt: {err}.") from err
-    version = int(meta.get("format_version", 0))
-    if version > FORMAT_VERSION:
-        raise CheckpointError(
-            f"Checkpoint {str(path)!r} has format_version {version}; this siamreid reads up to "
-            f"{FORMAT_VERSION}. Upgrade siamreid."
-        )
+    check_version(
+        meta,
+        path / "meta.json",
+        max_version=FORMAT_VERSION,
+        error=CheckpointError,
+        required=False,
+    )
     return Checkpoint(path, model_state, train_state, meta)
 
 
