@@ -131,6 +131,8 @@ def check_resume(out: Path, recipe: Recipe) -> Recipe | None:
         )
     latest = find_latest(out / TRAIN_FOLDER / "checkpoints")
     if latest is not None:
+        # read whole (the Trainer reads it again): a corrupt checkpoint must fail here, before
+        # anything of the run is rewritten, not after the data is loaded
         meta = load_checkpoint(latest).meta
         expected = {
             "backbone": stored.model.backbone,
