@@ -5,10 +5,11 @@ field's type (integers are integers, not ``true`` or ``3.5``; booleans are ``tru
 strings are strings; choices are one of theirs; ``null`` only where the field allows it), with a
 message naming ``section.field``, the value and the expected type. Number fields take integers
 and strings that read as numbers, because YAML 1.1 (PyYAML) reads ``1e-4`` without a dot as a
-string. Every field can be overridden with a dotted ``section.field=value`` string (the value is
-parsed as YAML), as the command line does::
+string. Every field can be overridden with a dotted ``section.field=value`` string
+(``trainer.group.field=value`` inside the trainer's groups; the value is parsed as YAML), as the
+command line does::
 
-    recipe = load_recipe("configs/market1501_efficientnet_b0.yaml", ["trainer.epochs=3"])
+    recipe = load_recipe("configs/market1501_efficientnet_b0.yaml", ["trainer.optim.lr=1e-3"])
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from siamreid._io import atomic_write_text
 from siamreid.data.config import DataConfig
 from siamreid.errors import ConfigError
 from siamreid.models.config import ModelConfig
-from siamreid.training.config import TrainerConfig
+from siamreid.training.config import TrainerConfig, moved_key_message
 
 __all__ = ["Recipe", "apply_overrides", "load_recipe", "recipe_from_dict", "save_recipe"]
 
@@ -115,25 +116,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     """Check ``value`` against the annotation ``tp`` (and convert where lossless)."""
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None:
-            if type(None) in args:
-                return None
-            raise _refuse(tp, value, where)
-        inner = [a for a in args if a is not type(None)]
-        if len(inner) == 1:
-            try:
-                return _convert(inner[0], value, where)
-            except ConfigError as err:
-                if type(None) in args and str(err).startswith(f"{where} is "):
-                    raise _refuse(tp, value, where) from None
-                raise
-        for candidate in inner:
-            try:
-                return _convert(candidate, value, where)
-            except ConfigError:
-                continue
-        raise _refuse(tp, value, where)
+        return _convert_union(tp, value, where)
     if origin is Literal:
         for choice in typing.get_args(tp):
             if type(value) is type(choice) and value == choice:
@@ -144,36 +127,64 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             raise _refuse(tp, value, where)
         return _build(tp, value, where)
     if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise _refuse(tp, value, where)
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise _refuse(tp, value, where)
-        pairs = enumerate(zip(args, value, strict=True))
-        return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in pairs)
+        return _convert_tuple(tp, value, where)
+    return _convert_scalar(tp, value, where)
+
+
+def _convert_union(tp: Any, value: Any, where: str) -> Any:
+    args = typing.get_args(tp)
+    if value is None:
+        if type(None) in args:
+            return None
+        raise _refuse(tp, value, where)
+    inner = [a for a in args if a is not type(None)]
+    if len(inner) == 1:
+        try:
+            return _convert(inner[0], value, where)
+        except ConfigError as err:
+            if type(None) in args and str(err).startswith(f"{where} is "):
+                raise _refuse(tp, value, where) from None
+            raise
+    for candidate in inner:
+        try:
+            return _convert(candidate, value, where)
+        except ConfigError:
+            continue
+    raise _refuse(tp, value, where)
+
+
+def _convert_tuple(tp: Any, value: Any, where: str) -> tuple[Any, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise _refuse(tp, value, where)
+    args = typing.get_args(tp)
+    if len(args) == 2 and args[1] is Ellipsis:
+        return tuple(_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+    if len(value) != len(args):
+        raise _refuse(tp, value, where)
+    pairs = enumerate(zip(args, value, strict=True))
+    return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in pairs)
+
+
+def _convert_scalar(tp: Any, value: Any, where: str) -> Any:
     if tp is float:
         return _to_float(value, where)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise _refuse(tp, value, where)
-        return value
-    if tp is int:
-        # bool is an int subclass and 3.5 would truncate: both are refused.
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _refuse(tp, value, where)
-        return int(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise _refuse(tp, value, where)
-        return value
-    return value
+    # bool is an int subclass and 3.5 would truncate: both are refused as integers.
+    wrong = {
+        bool: not isinstance(value, bool),
+        int: isinstance(value, bool) or not isinstance(value, int),
+        str: not isinstance(value, str),
+    }
+    if wrong.get(tp, False):
+        raise _refuse(tp, value, where)
+    return int(value) if tp is int else value
 
 
 def _build(cls: type[T], data: dict[str, Any], where: str) -> T:
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(names))
+    moved = moved_key_message(unknown, where, "see configs/market1501_efficientnet_b0.yaml")
+    if cls is TrainerConfig and moved is not None:
+        raise ConfigError(moved)
     if unknown:
         raise ConfigError(
             f"Unknown key(s) {unknown} in {where or 'the recipe'}. Valid keys: {', '.join(names)}."
