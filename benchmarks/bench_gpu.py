@@ -65,6 +65,10 @@ from bench_trainer import BareModel, bare_epoch
 from torch.utils.data import DataLoader
 
 from siamreid import (
+    OutputConfig,
+    RuntimeConfig,
+    SamplingConfig,
+    ScheduleConfig,
     SiameseEmbedder,
     Trainer,
     TrainerConfig,
@@ -230,17 +234,17 @@ def trainer_rate(
     model = _model(sizes, splits.num_train_pids)
     config = TrainerConfig(
         epochs=1,
-        p=p,
-        k=k,
-        warmup_epochs=0,
-        scheduler="constant",
-        precision=sizes.precision,  # type: ignore[arg-type]
-        channels_last=True,
-        compile=compiled,
-        device=sizes.device,
-        num_workers=workers,
-        max_steps_per_epoch=sizes.steps,
-        progress=False,
+        sampling=SamplingConfig(p=p, k=k),
+        schedule=ScheduleConfig(kind="constant", warmup_epochs=0),
+        runtime=RuntimeConfig(
+            precision=sizes.precision,  # type: ignore[arg-type]
+            channels_last=True,
+            compile=compiled,
+            device=sizes.device,
+            num_workers=workers,
+            max_steps_per_epoch=sizes.steps,
+        ),
+        output=OutputConfig(progress=False),
     )
     trainer = Trainer(model, config)
     clock = Clock(trainer.device, sizes.warm, sizes.steps)
@@ -331,7 +335,7 @@ def part_throughput(
 
 def part_epoch(sizes: Sizes, splits: ReidSplits) -> dict[str, Any]:
     """Two epochs of the shipped recipe; the second is the steady state."""
-    overrides = ["model.pretrained=false", "trainer.epochs=2", "trainer.progress=false"]
+    overrides = ["model.pretrained=false", "trainer.epochs=2", "trainer.output.progress=false"]
     if sizes is SMOKE:
         height, width = sizes.input_size
         overrides += [
@@ -339,18 +343,18 @@ def part_epoch(sizes: Sizes, splits: ReidSplits) -> dict[str, Any]:
             f"model.input_size=[{height}, {width}]",
             f"trainer.augment.height={height}",
             f"trainer.augment.width={width}",
-            "trainer.p=4",
-            "trainer.k=2",
-            f"trainer.precision={sizes.precision}",
-            "trainer.num_workers=0",
+            "trainer.sampling.p=4",
+            "trainer.sampling.k=2",
+            f"trainer.runtime.precision={sizes.precision}",
+            "trainer.runtime.num_workers=0",
         ]
     if sizes.epoch_steps is not None:
-        overrides.append(f"trainer.max_steps_per_epoch={sizes.epoch_steps}")
+        overrides.append(f"trainer.runtime.max_steps_per_epoch={sizes.epoch_steps}")
     recipe = load_recipe(RECIPE, overrides)
     torch.manual_seed(0)
     model = SiameseEmbedder.from_config(recipe.model, num_classes=splits.num_train_pids)
     device = torch.device(sizes.device)
-    config = replace(recipe.trainer, device=sizes.device)
+    config = replace(recipe.trainer, runtime=replace(recipe.trainer.runtime, device=sizes.device))
     timed: list[TimedLoader] = []
     original = trainer_module.make_loader
 
@@ -394,10 +398,10 @@ def part_epoch(sizes: Sizes, splits: ReidSplits) -> dict[str, Any]:
     return {
         "images": len(splits.train),
         "identities": splits.num_train_pids,
-        "batch": config.p * config.k,
+        "batch": config.sampling.p * config.sampling.k,
         "workers": trainer_module.default_num_workers(device)
-        if config.num_workers is None
-        else config.num_workers,
+        if config.runtime.num_workers is None
+        else config.runtime.num_workers,
         "epochs": epochs,
         "peak_gib": peak,
         "projected_seconds": projected,

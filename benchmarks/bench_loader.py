@@ -22,7 +22,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +54,9 @@ def child_loader(root: Path, workers: int, batches: int) -> None:
     """Child: images/s of the Trainer's DataLoader with ``workers`` worker processes."""
     torch.set_num_threads(1)
     train, transform, config = _pipeline(root)
-    config = replace(config, max_steps_per_epoch=batches + 1)
-    plan = plan_epoch([s.pid for s in train], config, epoch=0)
+    plan = plan_epoch(
+        [s.pid for s in train], config.sampling, epoch=0, seed=config.seed, max_steps=batches + 1
+    )
     loader = make_loader(
         ReidImageDataset(train, transform), plan, num_workers=workers, pin_memory=False
     )
@@ -85,7 +85,7 @@ def child_stages(root: Path, batches: int) -> None:
     """Child: seconds per image of decode and transform, and per batch of collate."""
     torch.set_num_threads(1)
     train, transform, config = _pipeline(root)
-    batch = config.p * config.k
+    batch = config.sampling.p * config.sampling.k
     n = min(len(train), batches * batch)
     # CPU time of this process: on a shared machine it does not count the time others ran.
     start = time.process_time()

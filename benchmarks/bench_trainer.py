@@ -24,7 +24,15 @@ from pytorch_metric_learning import distances, losses, miners, reducers
 from torch import nn
 from torch.utils.data import DataLoader
 
-from siamreid import SiameseEmbedder, Trainer, TrainerConfig
+from siamreid import (
+    OutputConfig,
+    RuntimeConfig,
+    SamplingConfig,
+    ScheduleConfig,
+    SiameseEmbedder,
+    Trainer,
+    TrainerConfig,
+)
 from siamreid.data import Market1501, PKSampler, ReidImageDataset, make_synthetic_market
 from siamreid.data.transforms import TransformConfig, build_train_transform
 
@@ -105,13 +113,10 @@ def run(quick: bool) -> dict[str, float]:
         )
         config = TrainerConfig(
             epochs=1,
-            p=p,
-            k=k,
-            warmup_epochs=0,
-            scheduler="constant",
-            num_workers=0,
-            max_steps_per_epoch=steps,
-            progress=False,
+            sampling=SamplingConfig(p=p, k=k),
+            schedule=ScheduleConfig(kind="constant", warmup_epochs=0),
+            runtime=RuntimeConfig(num_workers=0, max_steps_per_epoch=steps),
+            output=OutputConfig(progress=False),
         )
         trainer = Trainer(model, config)
         torch.manual_seed(0)

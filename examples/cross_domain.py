@@ -36,12 +36,12 @@ SMOKE = [
     "model.input_size=[64, 32]",
     "trainer.augment={height: 64, width: 32}",
     "trainer.epochs=2",
-    "trainer.p=4",
-    "trainer.k=4",
-    "trainer.max_steps_per_epoch=4",
-    "trainer.warmup_epochs=1",
-    "trainer.precision=fp32",
-    "trainer.channels_last=false",
+    "trainer.sampling.p=4",
+    "trainer.sampling.k=4",
+    "trainer.runtime.max_steps_per_epoch=4",
+    "trainer.schedule.warmup_epochs=1",
+    "trainer.runtime.precision=fp32",
+    "trainer.runtime.channels_last=false",
     "trainer.eval_every=1",
 ]
 

@@ -20,7 +20,17 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from siamreid import DataConfig, SiameseEmbedder, Trainer, TrainerConfig, load_splits
+from siamreid import (
+    DataConfig,
+    OptimConfig,
+    RuntimeConfig,
+    SamplingConfig,
+    ScheduleConfig,
+    SiameseEmbedder,
+    Trainer,
+    TrainerConfig,
+    load_splits,
+)
 from siamreid.retrieval import Retriever
 
 FULL = {"people": 50, "epochs": 6, "max_steps_per_epoch": None}
@@ -53,12 +63,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     config = TrainerConfig(
         epochs=size["epochs"],
-        p=8,
-        k=4,
-        lr=1e-3,
-        warmup_epochs=1,
-        scheduler="cosine",
-        max_steps_per_epoch=size["max_steps_per_epoch"],
+        sampling=SamplingConfig(p=8, k=4),
+        optim=OptimConfig(lr=1e-3),
+        schedule=ScheduleConfig(kind="cosine", warmup_epochs=1),
+        runtime=RuntimeConfig(max_steps_per_epoch=size["max_steps_per_epoch"]),
     )
     trainer = Trainer(model, config)
     before = trainer.evaluate(splits)

@@ -21,7 +21,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from siamreid import ReidSplits, SiameseEmbedder, Trainer, TrainerConfig
+from siamreid import (
+    OptimConfig,
+    ReidSplits,
+    RuntimeConfig,
+    SamplingConfig,
+    ScheduleConfig,
+    SiameseEmbedder,
+    Trainer,
+    TrainerConfig,
+)
 from siamreid.data import ImageFolderReid, make_synthetic_market, parse_market1501_name
 from siamreid.evaluation import evaluate_features
 
@@ -87,12 +96,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     config = TrainerConfig(
         epochs=size["epochs"],
-        p=8,
-        k=4,
-        lr=1e-3,
-        warmup_epochs=1,
-        scheduler="cosine",
-        max_steps_per_epoch=size["max_steps_per_epoch"],
+        sampling=SamplingConfig(p=8, k=4),
+        optim=OptimConfig(lr=1e-3),
+        schedule=ScheduleConfig(kind="cosine", warmup_epochs=1),
+        runtime=RuntimeConfig(max_steps_per_epoch=size["max_steps_per_epoch"]),
     )
     Trainer(model, config).fit(splits.train)
     with_cameras = evaluate(model, splits, cameras=True)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import quick_training
+from quick_training import QuickConfig
 from siamreid.data.market1501 import Market1501
 from siamreid.data.samples import ReidSplits
 from siamreid.data.synthetic import make_synthetic_market
@@ -29,3 +31,10 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def synthetic_splits(synthetic_root: Path) -> ReidSplits:
     """``Market1501(synthetic_root).load()``."""
     return Market1501(synthetic_root).load()
+
+
+@pytest.fixture(scope="session")
+def quick_config() -> QuickConfig:
+    """``quick_config(out_dir=None, *, steps=1, resume=False, **fields)``: a fast CPU
+    :class:`TrainerConfig` (see ``tests/quick_training.py``)."""
+    return quick_training.quick_config

@@ -53,7 +53,17 @@ from siamreid.evaluation.threshold import DistanceThreshold, calibrate_threshold
 from siamreid.losses import CompositeLoss, LossTermConfig, build_loss
 from siamreid.models import ModelConfig, SiameseEmbedder, create_backbone
 from siamreid.retrieval import IndexOptions, Retriever, SearchResult
-from siamreid.training import EpochRecord, History, Trainer, TrainerConfig
+from siamreid.training import (
+    EpochRecord,
+    History,
+    OptimConfig,
+    OutputConfig,
+    RuntimeConfig,
+    SamplingConfig,
+    ScheduleConfig,
+    Trainer,
+    TrainerConfig,
+)
 from siamreid.training.recipe import Recipe, load_recipe, save_recipe
 
 __all__ = [
@@ -81,6 +91,8 @@ __all__ = [
     "Market1501",
     "ModelConfig",
     "NonFiniteLossError",
+    "OptimConfig",
+    "OutputConfig",
     "PKSampler",
     "PretrainedWeightsError",
     "RankMetrics",
@@ -90,6 +102,9 @@ __all__ = [
     "ReidSplits",
     "Retriever",
     "RunFolderError",
+    "RuntimeConfig",
+    "SamplingConfig",
+    "ScheduleConfig",
     "SearchResult",
     "SiameseEmbedder",
     "SiamreidError",

@@ -20,7 +20,7 @@ from siamreid.data.transforms import TransformConfig
 from siamreid.losses import LossTermConfig
 from siamreid.models.config import ModelConfig
 from siamreid.pipeline import run_recipe
-from siamreid.training.config import TrainerConfig
+from siamreid.training.config import OptimConfig, SamplingConfig, ScheduleConfig, TrainerConfig
 from siamreid.training.recipe import Recipe
 
 __all__ = ["demo_recipe", "run_demo"]
@@ -41,11 +41,9 @@ def demo_recipe(
         data=DataConfig(dataset="synthetic", root=str(Path(out_dir) / "data"), seed=seed),
         trainer=TrainerConfig(
             epochs=epochs,
-            p=8,
-            k=4,
-            lr=3e-3,
-            warmup_epochs=1,
-            scheduler="cosine",
+            sampling=SamplingConfig(p=8, k=4),
+            optim=OptimConfig(lr=3e-3),
+            schedule=ScheduleConfig(kind="cosine", warmup_epochs=1),
             augment=TransformConfig(height=64, width=32, pad=4, random_erasing_prob=0.0),
             losses=(
                 # From scratch, raw-feature distances barely move in a few hundred steps

@@ -32,6 +32,7 @@ from siamreid.run_folder import (
     check_run_folder,
     clear_run_folder,
 )
+from siamreid.training.config import TrainerConfig
 from siamreid.training.device import select_device
 from siamreid.training.distributed import DistContext
 from siamreid.training.recipe import Recipe, save_recipe
@@ -136,7 +137,7 @@ def _prepare(
         clear_run_folder(out)
     if stored is None:  # mark the folder as a run before data generation can fill it
         save_recipe(
-            replace(recipe, trainer=replace(recipe.trainer, resume=resume)), out / RECIPE_FILE
+            replace(recipe, trainer=_with_output(recipe.trainer, resume=resume)), out / RECIPE_FILE
         )
     try:
         data = _load(recipe)
@@ -168,7 +169,7 @@ def _load(recipe: Recipe) -> TrainTestSplits:
 
 def _check_recipe(recipe: Recipe) -> None:
     """What the dataclasses cannot check alone: the device and the dataset folder exist."""
-    select_device(recipe.trainer.device)
+    select_device(recipe.trainer.runtime.device)
     if recipe.model.weights is None:
         try:
             check_hub_access(recipe.model.backbone, pretrained=recipe.model.pretrained)
@@ -187,7 +188,7 @@ def _resolved(recipe: Recipe, splits: ReidSplits, out: Path, resume: bool) -> Re
     model_cfg = recipe.model
     if model_cfg.num_classes == 0 and any(t.kind == "id" for t in recipe.trainer.losses):
         model_cfg = replace(model_cfg, num_classes=splits.num_train_pids)
-    trainer_cfg = replace(recipe.trainer, out_dir=str(out / "train"), resume=resume)
+    trainer_cfg = _with_output(recipe.trainer, out_dir=str(out / "train"), resume=resume)
     return replace(recipe, model=model_cfg, trainer=trainer_cfg)
 
 
@@ -251,3 +252,8 @@ def _train_and_report(
         trained_on = " + ".join(s.label for s in resolved.data.train_sources)
         echo(cross_domain_table({k: v.metrics for k, v in after.items()}, trained_on=trained_on))
     return report
+
+
+def _with_output(trainer: TrainerConfig, **changes: Any) -> TrainerConfig:
+    """``trainer`` with some of its checkpoint-and-logging settings changed."""
+    return replace(trainer, output=replace(trainer.output, **changes))

@@ -40,13 +40,13 @@ _RUN_MARKERS = (RECIPE_FILE, TRAIN_FOLDER, "metrics.json", "model")
 RESUMABLE_FIELDS = frozenset(
     {
         "trainer.epochs",
-        "trainer.num_workers",
-        "trainer.progress",
-        "trainer.device",
-        "trainer.tensorboard",
-        "trainer.keep_checkpoints",
-        "trainer.out_dir",
-        "trainer.resume",
+        "trainer.runtime.num_workers",
+        "trainer.runtime.device",
+        "trainer.output.progress",
+        "trainer.output.tensorboard",
+        "trainer.output.keep_checkpoints",
+        "trainer.output.out_dir",
+        "trainer.output.resume",
     }
 )
 

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 import torch
 
+from quick_training import quick_config
 from siamreid.data.samples import ReidSplits
 from siamreid.losses import LossTermConfig
 from siamreid.models import SiameseEmbedder
-from siamreid.training import Trainer, TrainerConfig
+from siamreid.training import Trainer
 
 from .benchmark_trees import write_benchmark_copies
 from .markdown_blocks import Block, blocks, pages, run_python_blocks
@@ -55,15 +56,8 @@ def _training_run(root: Path, synthetic_root: Path, splits: ReidSplits) -> None:
     """``runs/bot`` (a one-step training run) and ``people/`` (gallery crops and a query)."""
     torch.manual_seed(0)
     model = SiameseEmbedder("resnet18", 32, pretrained=False, input_size=(64, 32))
-    config = TrainerConfig(
-        epochs=1,
-        p=4,
-        k=2,
-        max_steps_per_epoch=1,
-        warmup_epochs=0,
-        losses=(LossTermConfig(kind="triplet"),),  # no classifier needed
-        out_dir=str(root / "runs" / "bot" / "train"),
-        progress=False,
+    config = quick_config(  # no classifier needed
+        root / "runs" / "bot" / "train", losses=(LossTermConfig(kind="triplet"),)
     )
     Trainer(model, config).fit(splits.train)
     gallery = root / "people" / "gallery"
@@ -78,16 +72,7 @@ def _mot_run(root: Path, synthetic_root: Path, splits: ReidSplits) -> None:
     """``runs/mot``: a one-step training run for the tracking page to export."""
     torch.manual_seed(0)
     model = SiameseEmbedder("resnet18", 32, pretrained=False, input_size=(64, 32))
-    config = TrainerConfig(
-        epochs=1,
-        p=4,
-        k=2,
-        max_steps_per_epoch=1,
-        warmup_epochs=0,
-        losses=(LossTermConfig(kind="triplet"),),
-        out_dir=str(root / "runs" / "mot" / "train"),
-        progress=False,
-    )
+    config = quick_config(root / "runs" / "mot" / "train", losses=(LossTermConfig(kind="triplet"),))
     Trainer(model, config).fit(splits.train)
 
 

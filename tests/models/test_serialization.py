@@ -211,22 +211,12 @@ def trained_run(
     tmp_path_factory: pytest.TempPathFactory, synthetic_splits: ReidSplits
 ) -> tuple[Path, SiameseEmbedder]:
     """A real Trainer run of one short epoch, so the checkpoint layout is the trainer's own."""
-    from siamreid.training import Trainer, TrainerConfig
+    from quick_training import quick_config
+    from siamreid.training import Trainer
 
     run = tmp_path_factory.mktemp("run")
     model = _tiny(num_classes=synthetic_splits.num_train_pids)
-    config = TrainerConfig(
-        epochs=1,
-        p=4,
-        k=2,
-        max_steps_per_epoch=2,
-        warmup_epochs=0,
-        out_dir=str(run / "train"),
-        device="cpu",
-        num_workers=0,
-        progress=False,
-        augment=None,
-    )
+    config = quick_config(run / "train", steps=2)
     Trainer(model, config).fit(synthetic_splits.train)
     return run, model
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from quick_training import QuickConfig
 from siamreid.data import DataConfig, apply_bad_image_policy
 from siamreid.data.datasets import unreadable_images
 from siamreid.data.market1501 import Market1501
@@ -23,7 +24,7 @@ from siamreid.data.synthetic import make_synthetic_market
 from siamreid.errors import ConfigError, ImageLoadError
 from siamreid.losses import LossTermConfig
 from siamreid.models import SiameseEmbedder
-from siamreid.training import Trainer, TrainerConfig
+from siamreid.training import Trainer
 from siamreid.training.recipe import load_recipe
 from siamreid.training.validation import compute_outputs
 
@@ -74,7 +75,7 @@ def test_skip_drops_bad_files_from_every_split(
 
 @pytest.mark.slow
 def test_skip_trains_and_evaluates_on_a_dataset_with_a_corrupt_jpeg(
-    broken: tuple[ReidSplits, list[Path]],
+    broken: tuple[ReidSplits, list[Path]], quick_config: QuickConfig
 ) -> None:
     splits, _ = broken
     kept = apply_bad_image_policy(splits, "skip")
@@ -82,16 +83,7 @@ def test_skip_trains_and_evaluates_on_a_dataset_with_a_corrupt_jpeg(
     model = SiameseEmbedder(
         "resnet18", 32, pretrained=False, num_classes=kept.num_train_pids, input_size=SIZE
     )
-    config = TrainerConfig(
-        epochs=1,
-        p=4,
-        k=2,
-        max_steps_per_epoch=1,
-        warmup_epochs=0,
-        num_workers=0,
-        progress=False,
-        losses=(LossTermConfig("triplet"), LossTermConfig("id")),
-    )
+    config = quick_config(losses=(LossTermConfig("triplet"), LossTermConfig("id")))
     history = Trainer(model, config).fit(kept.train, kept)
     assert history[0].mAP is not None
 

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from siamreid.data.transforms import TransformConfig
 from siamreid.errors import ConfigError
 from siamreid.losses import LossTermConfig
+from siamreid.training.config import TrainerConfig
 from siamreid.training.recipe import Recipe, load_recipe, recipe_from_dict
 
 # (prefix in messages, path into the recipe data, config class)
@@ -32,6 +33,10 @@ SECTIONS: list[tuple[str, tuple[str | int, ...], type]] = [
     ("trainer", ("trainer",), typing.get_type_hints(Recipe)["trainer"]),
     ("trainer.losses[0]", ("trainer", "losses", 0), LossTermConfig),
     ("trainer.augment", ("trainer", "augment"), TransformConfig),
+    *[
+        (f"trainer.{group}", ("trainer", group), typing.get_type_hints(TrainerConfig)[group])
+        for group in ("sampling", "optim", "schedule", "runtime", "output")
+    ],
 ]
 
 
@@ -127,9 +132,11 @@ def test_every_section_has_checked_fields() -> None:
         "data.root",
         "data.seed",
         "trainer.epochs",
-        "trainer.progress",
-        "trainer.lr",
-        "trainer.sampler",
+        "trainer.output.progress",
+        "trainer.optim.lr",
+        "trainer.sampling.kind",
+        "trainer.schedule.gamma",
+        "trainer.runtime.precision",
         "trainer.losses[0].weight",
         "trainer.augment.flip_prob",
     ):
@@ -160,39 +167,52 @@ def test_wrong_types_are_refused_naming_field_value_and_type(data: st.DataObject
 @settings(max_examples=100, deadline=None)
 @given(st.floats(min_value=1e-12, max_value=1e3))
 def test_float_fields_take_strings_and_ints(lr: float) -> None:
-    assert recipe_from_dict({"trainer": {"lr": repr(lr)}}).trainer.lr == lr
-    assert recipe_from_dict({"trainer": {"lr": f"{lr:e}"}}).trainer.lr == float(f"{lr:e}")
-    assert recipe_from_dict({"trainer": {"gamma": 1}}).trainer.gamma == 1.0
-    assert type(recipe_from_dict({"trainer": {"gamma": 1}}).trainer.gamma) is float
+    def optim(lr: object) -> float:
+        return recipe_from_dict({"trainer": {"optim": {"lr": lr}}}).trainer.optim.lr
+
+    assert optim(repr(lr)) == lr
+    assert optim(f"{lr:e}") == float(f"{lr:e}")
+    gamma = recipe_from_dict({"trainer": {"schedule": {"gamma": 1}}}).trainer.schedule.gamma
+    assert gamma == 1.0
+    assert type(gamma) is float
 
 
 def test_yaml_exponent_without_a_dot_is_a_float(tmp_path: Path) -> None:
     assert yaml.safe_load("lr: 1e-4") == {"lr": "1e-4"}  # why this matters
     path = tmp_path / "recipe.yaml"
-    path.write_text("trainer:\n  lr: 1e-4\n  weight_decay: 5e-4\n", encoding="utf-8")
-    recipe = load_recipe(path, ["trainer.gamma=1e-1"])
-    assert (recipe.trainer.lr, recipe.trainer.weight_decay, recipe.trainer.gamma) == (
-        1e-4,
-        5e-4,
-        0.1,
-    )
-    assert all(type(x) is float for x in (recipe.trainer.lr, recipe.trainer.gamma))
+    path.write_text("trainer:\n  optim:\n    lr: 1e-4\n    weight_decay: 5e-4\n", encoding="utf-8")
+    recipe = load_recipe(path, ["trainer.schedule.gamma=1e-1"])
+    optim, schedule = recipe.trainer.optim, recipe.trainer.schedule
+    assert (optim.lr, optim.weight_decay, schedule.gamma) == (1e-4, 5e-4, 0.1)
+    assert all(type(x) is float for x in (optim.lr, schedule.gamma))
 
 
 @pytest.mark.parametrize(
     ("override", "message"),
     [
         ("trainer.epochs=true", "trainer.epochs is True; expected an integer."),
-        ("trainer.progress=maybe", "trainer.progress is 'maybe'; expected true or false."),
+        (
+            "trainer.output.progress=maybe",
+            "trainer.output.progress is 'maybe'; expected true or false.",
+        ),
         ("trainer.epochs=3.5", "trainer.epochs is 3.5; expected an integer."),
-        ("trainer.resume=1", "trainer.resume is 1; expected true or false."),
-        ("trainer.lr=abc", "trainer.lr is 'abc'; expected a finite number."),
-        ("trainer.lr=.nan", "trainer.lr is nan; expected a finite number."),
-        ("trainer.lr=true", "trainer.lr is True; expected a finite number."),
-        ("trainer.sampler=PK", "trainer.sampler is 'PK'; expected one of 'pk', 'triplet'."),
-        ("trainer.grad_clip=big", "trainer.grad_clip is 'big'; expected a finite number or null."),
-        ("trainer.milestones=[40, x]", "trainer.milestones[1] is 'x'; expected an integer."),
-        ("trainer.milestones=40", "trainer.milestones is 40; expected a list of"),
+        ("trainer.output.resume=1", "trainer.output.resume is 1; expected true or false."),
+        ("trainer.optim.lr=abc", "trainer.optim.lr is 'abc'; expected a finite number."),
+        ("trainer.optim.lr=.nan", "trainer.optim.lr is nan; expected a finite number."),
+        ("trainer.optim.lr=true", "trainer.optim.lr is True; expected a finite number."),
+        (
+            "trainer.sampling.kind=PK",
+            "trainer.sampling.kind is 'PK'; expected one of 'pk', 'triplet'.",
+        ),
+        (
+            "trainer.optim.grad_clip=big",
+            "trainer.optim.grad_clip is 'big'; expected a finite number or null.",
+        ),
+        (
+            "trainer.schedule.milestones=[40, x]",
+            "trainer.schedule.milestones[1] is 'x'; expected an integer.",
+        ),
+        ("trainer.schedule.milestones=40", "trainer.schedule.milestones is 40; expected a list of"),
         ("trainer.augment=yes", "trainer.augment is True; expected a mapping of TransformConfig"),
         ("trainer.augment.pad=1.5", "trainer.augment.pad is 1.5; expected an integer."),
         ("trainer.losses=[{kind: id, weight: x}]", "trainer.losses[0].weight is 'x'; expected"),
@@ -220,20 +240,20 @@ def test_valid_values_still_load() -> None:
         None,
         [
             "trainer.epochs=3",
-            "trainer.progress=false",
-            "trainer.grad_clip=null",
-            "trainer.grad_clip=5",
-            "trainer.tensorboard=null",
-            "trainer.milestones=[1, 2]",
+            "trainer.output.progress=false",
+            "trainer.optim.grad_clip=null",
+            "trainer.optim.grad_clip=5",
+            "trainer.output.tensorboard=null",
+            "trainer.schedule.milestones=[1, 2]",
             "model.drop_path_rate=0",
             "model.input_size=[64, 32]",
             "trainer.augment={height: 64, width: 32}",
         ],
     )
     assert recipe.trainer.epochs == 3
-    assert recipe.trainer.progress is False
-    assert recipe.trainer.grad_clip == 5.0
-    assert type(recipe.trainer.grad_clip) is float
+    assert recipe.trainer.output.progress is False
+    assert recipe.trainer.optim.grad_clip == 5.0
+    assert type(recipe.trainer.optim.grad_clip) is float
     assert recipe.model.drop_path_rate == 0.0
     assert recipe.model.input_size == (64, 32)
     assert recipe.trainer.augment == TransformConfig(height=64, width=32)

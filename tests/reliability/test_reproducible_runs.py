@@ -46,7 +46,7 @@ def test_same_recipe_and_seed_give_byte_identical_saved_models(
 ) -> None:
     out = tmp_path / f"run_workers_{workers}"
     proc = siamreid(
-        "train", "--config", recipe_file, "--out", out, f"trainer.num_workers={workers}"
+        "train", "--config", recipe_file, "--out", out, f"trainer.runtime.num_workers={workers}"
     )
     assert proc.returncode == 0, proc.stderr
     assert (out / WEIGHTS).read_bytes() == (finished_run / WEIGHTS).read_bytes()
@@ -81,7 +81,7 @@ def test_sigkill_in_a_later_epoch_then_resume_ends_bit_identical(
             str(recipe_file),
             "--out",
             str(out),
-            "trainer.max_steps_per_epoch=3",
+            "trainer.runtime.max_steps_per_epoch=3",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

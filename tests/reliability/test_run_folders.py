@@ -56,11 +56,11 @@ def test_overwrite_empties_the_folder_before_the_new_run(run_copy: Path, recipe_
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ("trainer.lr=0.5", r"trainer.lr (0.01 in recipe.yaml, 0.5 now)"),
+        ("trainer.optim.lr=0.5", r"trainer.optim.lr (0.01 in recipe.yaml, 0.5 now)"),
         ("model.embedding_dim=32", "model.embedding_dim"),
         ("trainer.seed=8", "trainer.seed"),
-        ("trainer.device=tpu9", "not a device name"),
-        ("trainer.device=cuda:7", "no such device"),
+        ("trainer.runtime.device=tpu9", "not a device name"),
+        ("trainer.runtime.device=cuda:7", "no such device"),
         ("trainer.epochs=true", "trainer.epochs"),
     ],
 )

@@ -22,7 +22,10 @@ _SCRIPT = textwrap.dedent(
     import torch
     from siamreid.data.market1501 import Market1501
     from siamreid.models import SiameseEmbedder
-    from siamreid.training import Trainer, TrainerConfig
+    from siamreid.training import (
+        OptimConfig, OutputConfig, RuntimeConfig, SamplingConfig, ScheduleConfig, Trainer,
+        TrainerConfig,
+    )
 
     root, out = sys.argv[1:3]
     torch.set_num_threads(1)
@@ -39,9 +42,14 @@ _SCRIPT = textwrap.dedent(
         model.forward_train = lambda images: forward_train(images.double())
     # SGD, not Adam: Adam rescales near-zero gradients, which turns float rounding noise
     # between the two runs into lr-sized weight differences.
-    cfg = TrainerConfig(epochs=2, p=4, k=2, lr=0.05, optimizer="sgd", warmup_epochs=0,
-                        scheduler="constant",
-                        max_steps_per_epoch=2, num_workers=0, progress=False, out_dir=out)
+    cfg = TrainerConfig(
+        epochs=2,
+        sampling=SamplingConfig(p=4, k=2),
+        optim=OptimConfig(kind="sgd", lr=0.05),
+        schedule=ScheduleConfig(kind="constant", warmup_epochs=0),
+        runtime=RuntimeConfig(max_steps_per_epoch=2, num_workers=0),
+        output=OutputConfig(progress=False, out_dir=out),
+    )
     Trainer(model, cfg).fit(splits.train)
     """
 )
@@ -125,14 +133,14 @@ def test_torchrun_siamreid_train_reports_once(tmp_path: Path) -> None:
         "model.input_size=[64, 32]",
         "trainer.augment={height: 64, width: 32}",
         "trainer.epochs=1",
-        "trainer.p=4",
-        "trainer.k=2",
-        "trainer.max_steps_per_epoch=2",
-        "trainer.warmup_epochs=0",
-        "trainer.precision=fp32",
-        "trainer.channels_last=false",
-        "trainer.num_workers=0",
-        "trainer.progress=false",
+        "trainer.sampling.p=4",
+        "trainer.sampling.k=2",
+        "trainer.runtime.max_steps_per_epoch=2",
+        "trainer.schedule.warmup_epochs=0",
+        "trainer.runtime.precision=fp32",
+        "trainer.runtime.channels_last=false",
+        "trainer.runtime.num_workers=0",
+        "trainer.output.progress=false",
     ]
     cmd = [torchrun, "--standalone", "--nproc_per_node=2", "-m", "siamreid", "train"]
     cmd += ["--config", str(config), "--out", str(out), *overrides]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from siamreid.training import TrainerConfig
+from siamreid.training.config import SamplingConfig
 from siamreid.training.loaders import plan_epoch, seeded_rng
 
 
@@ -25,9 +25,9 @@ def test_seeded_rng_repeats_draws_and_restores_the_callers_rng() -> None:
 
 def test_rank_plans_interleave_into_the_single_process_plan() -> None:
     pids = [i // 3 for i in range(60)]  # 20 identities, 3 images each
-    config = TrainerConfig(p=4, k=2, seed=5)
-    single = plan_epoch(pids, config, epoch=1)
-    ranks = [plan_epoch(pids, config, epoch=1, rank=r, world=2) for r in range(2)]
+    config = SamplingConfig(p=4, k=2)
+    single = plan_epoch(pids, config, epoch=1, seed=5)
+    ranks = [plan_epoch(pids, config, epoch=1, seed=5, rank=r, world=2) for r in range(2)]
     assert single.batch_size == 8
     assert all(plan.batch_size == 4 for plan in ranks)
     merged = []
@@ -35,5 +35,5 @@ def test_rank_plans_interleave_into_the_single_process_plan() -> None:
         for plan in ranks:
             merged += plan.keys[step * 4 : (step + 1) * 4]
     assert merged == single.keys  # same items, same augmentation seeds, same order
-    resumed = plan_epoch(pids, config, epoch=1, start_step=2)
+    resumed = plan_epoch(pids, config, epoch=1, seed=5, start_step=2)
     assert resumed.keys == single.keys[2 * 8 :]

@@ -19,11 +19,12 @@ import torch
 from PIL import Image
 from torch import nn
 
+from quick_training import QUICK_CONFIG
 from siamreid.data.datasets import ReidImageDataset
 from siamreid.data.samples import ReidSplits
 from siamreid.data.transforms import build_train_transform
 from siamreid.models import SiameseEmbedder
-from siamreid.training import Trainer, TrainerConfig
+from siamreid.training import Trainer
 from siamreid.training.loaders import make_loader, plan_epoch
 from siamreid.training.recipe import load_recipe
 
@@ -31,27 +32,16 @@ BACKBONE = "test_efficientnet"
 SIZE = (64, 32)
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "market1501_efficientnet_b0.yaml"
 
-# A skipped optimizer step (fp16 overflow) makes the scheduler warn that it stepped first.
-pytestmark = pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)`")
 
-
-def _trainer(splits: ReidSplits, **kw: Any) -> Trainer:
+def _trainer(splits: ReidSplits, **runtime: Any) -> Trainer:
+    """One quick step with the given :class:`RuntimeConfig` fields (precision, compile...)."""
     torch.manual_seed(0)
     model = SiameseEmbedder(
         BACKBONE, 32, pretrained=False, num_classes=splits.num_train_pids, input_size=SIZE
     )
-    config = TrainerConfig(
-        epochs=1,
-        p=4,
-        k=2,
-        lr=1e-3,
-        warmup_epochs=0,
-        scheduler="constant",
-        max_steps_per_epoch=1,
-        num_workers=0,
-        progress=False,
-        device="cpu",
-        **kw,
+    config = replace(
+        QUICK_CONFIG,
+        runtime=replace(QUICK_CONFIG.runtime, **runtime),
     )
     return Trainer(model, config)
 
@@ -206,8 +196,8 @@ def _recipe_batch(splits: ReidSplits, seed: int) -> tuple[torch.Tensor, torch.Te
     assert augment is not None
     mean, std, interpolation = _recipe_data_config()
     transform = build_train_transform(augment, mean, std, interpolation)
-    config = replace(recipe.trainer, p=4, k=4, seed=seed, max_steps_per_epoch=1)
-    plan = plan_epoch([s.pid for s in splits.train], config, epoch=0)
+    sampling = replace(recipe.trainer.sampling, p=4, k=4)
+    plan = plan_epoch([s.pid for s in splits.train], sampling, epoch=0, seed=seed, max_steps=1)
     loader = make_loader(
         ReidImageDataset(splits.train, transform), plan, num_workers=0, pin_memory=False
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from siamreid.errors import ConfigError
+from siamreid.training.config import MOVED_KEYS, TrainerConfig
 from siamreid.training.recipe import Recipe, load_recipe, recipe_from_dict, save_recipe
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -16,7 +18,10 @@ def test_strong_baseline_recipe_loads_as_specified() -> None:
     recipe = load_recipe(CONFIGS / "market1501_efficientnet_b0.yaml")
     assert recipe.model.backbone == "efficientnet_b0"
     assert recipe.model.input_size == (256, 128)
-    assert (recipe.trainer.p, recipe.trainer.k, recipe.trainer.epochs) == (16, 4, 120)
+    sampling = recipe.trainer.sampling
+    assert (sampling.kind, sampling.p, sampling.k, recipe.trainer.epochs) == ("pk", 16, 4, 120)
+    assert recipe.trainer.schedule.milestones == (40, 70)
+    assert recipe.trainer.runtime.precision == "bf16"
     kinds = {t.kind: t for t in recipe.trainer.losses}
     assert kinds["triplet"].margin == 0.3
     assert kinds["triplet"].miner == "batch_hard"
@@ -28,18 +33,49 @@ def test_strong_baseline_recipe_loads_as_specified() -> None:
 
 def test_seed_recipe_uses_triplet_dataset() -> None:
     recipe = load_recipe(CONFIGS / "seed_siamese_triplet.yaml")
-    assert recipe.trainer.sampler == "triplet"
+    assert recipe.trainer.sampling.kind == "triplet"
     assert [t.kind for t in recipe.trainer.losses] == ["triplet"]
 
 
 def test_overrides_are_parsed_as_yaml() -> None:
     recipe = load_recipe(
         CONFIGS / "market1501_efficientnet_b0.yaml",
-        ["trainer.epochs=3", "model.backbone=resnet18", "trainer.milestones=[1, 2]"],
+        [
+            "trainer.epochs=3",
+            "model.backbone=resnet18",
+            "trainer.schedule.milestones=[1, 2]",
+            "trainer.optim.lr=1e-3",
+        ],
     )
     assert recipe.trainer.epochs == 3
     assert recipe.model.backbone == "resnet18"
-    assert recipe.trainer.milestones == (1, 2)
+    assert recipe.trainer.schedule.milestones == (1, 2)
+    assert recipe.trainer.optim.lr == 1e-3
+    assert recipe.trainer.schedule.gamma == 0.1  # the rest of the group keeps the file's values
+
+
+def test_flat_keys_of_the_earlier_layout_name_their_new_place() -> None:
+    with pytest.raises(ConfigError, match=r"trainer\.lr -> trainer\.optim\.lr"):
+        load_recipe(None, ["trainer.lr=1e-3"])
+    with pytest.raises(ConfigError) as err:
+        recipe_from_dict({"trainer": {"p": 8, "scheduler": "cosine", "out_dir": "x"}})
+    message = str(err.value)
+    for moved in (
+        "trainer.p -> trainer.sampling.p",
+        "trainer.scheduler -> trainer.schedule.kind",
+        "trainer.out_dir -> trainer.output.out_dir",
+    ):
+        assert moved in message
+    with pytest.raises(ConfigError, match=r"TrainerConfig\.lr -> TrainerConfig\.optim\.lr"):
+        TrainerConfig(lr=0.1)
+
+
+def test_every_flat_key_has_a_real_new_place() -> None:
+    for old, new in MOVED_KEYS.items():
+        group, name = new.split(".")
+        sub_config = getattr(TrainerConfig(), group)
+        assert name in {f.name for f in fields(sub_config)}, (old, new)
+        assert not hasattr(TrainerConfig(), old)
 
 
 def test_unknown_key_lists_valid_ones() -> None:
@@ -50,10 +86,12 @@ def test_unknown_key_lists_valid_ones() -> None:
 
 
 def test_invalid_values_name_the_field() -> None:
-    with pytest.raises(ConfigError, match=r"TrainerConfig\.lr"):
-        load_recipe(None, ["trainer.lr=-1"])
+    with pytest.raises(ConfigError, match=r"OptimConfig\.lr"):
+        load_recipe(None, ["trainer.optim.lr=-1"])
+    with pytest.raises(ConfigError, match=r"trainer\.optim\.kind is 'adamm'.*did you mean 'adam'"):
+        load_recipe(None, ["trainer.optim.kind=adamm"])
     with pytest.raises(ConfigError, match=r"section\.field=value"):
-        load_recipe(None, ["trainer.lr"])
+        load_recipe(None, ["trainer.epochs"])
     with pytest.raises(ConfigError, match="does not exist"):
         load_recipe("no/such/recipe.yaml")
 

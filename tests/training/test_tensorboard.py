@@ -8,10 +8,11 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from quick_training import QuickConfig
 from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError
 from siamreid.models import SiameseEmbedder
-from siamreid.training import Trainer, TrainerConfig, tensorboard
+from siamreid.training import Trainer, tensorboard
 from siamreid.training.history import EpochRecord
 
 
@@ -25,7 +26,9 @@ def _record(epoch: int, loss: float, **kw: object) -> EpochRecord:
     return EpochRecord(epoch, loss, {"triplet": loss / 2}, 1e-3, 10.0, 1.0, **kw)  # type: ignore[arg-type]
 
 
-def test_trainer_writes_history_as_scalars(synthetic_splits: ReidSplits, tmp_path: Path) -> None:
+def test_trainer_writes_history_as_scalars(
+    synthetic_splits: ReidSplits, tmp_path: Path, quick_config: QuickConfig
+) -> None:
     torch.manual_seed(0)
     model = SiameseEmbedder(
         "resnet18",
@@ -34,17 +37,7 @@ def test_trainer_writes_history_as_scalars(synthetic_splits: ReidSplits, tmp_pat
         num_classes=synthetic_splits.num_train_pids,
         input_size=(64, 32),
     )
-    config = TrainerConfig(
-        epochs=2,
-        p=4,
-        k=2,
-        warmup_epochs=0,
-        scheduler="constant",
-        max_steps_per_epoch=1,
-        num_workers=0,
-        progress=False,
-        out_dir=str(tmp_path),
-    )
+    config = quick_config(tmp_path, epochs=2)
     history = Trainer(model, config).fit(synthetic_splits.train, synthetic_splits)
     log_dir = tmp_path / "tensorboard"
     train = _scalars(log_dir, "loss/train")

@@ -8,19 +8,27 @@ import signal
 import subprocess
 import sys
 import textwrap
-from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from quick_training import QuickConfig
 from siamreid.data.samples import ReidSplits
 from siamreid.data.transforms import TransformConfig
 from siamreid.errors import ConfigError, NonFiniteLossError
 from siamreid.losses import LossTermConfig
 from siamreid.models import SiameseEmbedder
-from siamreid.training import Trainer, TrainerConfig
+from siamreid.training import (
+    OptimConfig,
+    RuntimeConfig,
+    SamplingConfig,
+    ScheduleConfig,
+    Trainer,
+    TrainerConfig,
+)
 from siamreid.training.checkpoint import find_latest
 from siamreid.training.validation import validate
 
@@ -34,31 +42,29 @@ def _model(num_classes: int, seed: int = 0) -> SiameseEmbedder:
     )
 
 
-def _config(tmp: Path | None, **kw: object) -> TrainerConfig:
-    base = TrainerConfig(
-        epochs=2,
-        p=4,
-        k=4,
-        lr=1e-3,
-        warmup_epochs=0,
-        scheduler="constant",
-        max_steps_per_epoch=3,
-        num_workers=0,
-        progress=False,
-        out_dir=None if tmp is None else str(tmp),
-    )
-    return replace(base, **kw)  # type: ignore[arg-type]
+@pytest.fixture
+def config(quick_config: QuickConfig) -> QuickConfig:
+    """Two epochs of three P=4 x K=4 batches."""
+
+    def make(out_dir: Path | None, **fields: Any) -> TrainerConfig:
+        fields.setdefault("epochs", 2)
+        fields.setdefault("sampling", SamplingConfig(p=4, k=4))
+        return quick_config(out_dir, steps=fields.pop("steps", 3), **fields)
+
+    return make
 
 
 @pytest.mark.slow
-def test_training_improves_held_out_map(synthetic_splits: ReidSplits, tmp_path: Path) -> None:
+def test_training_improves_held_out_map(
+    synthetic_splits: ReidSplits, tmp_path: Path, config: QuickConfig
+) -> None:
     model = _model(synthetic_splits.num_train_pids)
-    cfg = _config(
+    cfg = config(
         tmp_path,
         epochs=12,
-        max_steps_per_epoch=10,
-        lr=3e-3,
-        scheduler="cosine",
+        steps=10,
+        optim=OptimConfig(lr=3e-3),
+        schedule=ScheduleConfig(kind="cosine", warmup_epochs=0),
         augment=TransformConfig(height=SIZE[0], width=SIZE[1], pad=4, random_erasing_prob=0.0),
         losses=(
             LossTermConfig("triplet", distance="normalized_euclidean"),
@@ -79,14 +85,13 @@ def test_training_improves_held_out_map(synthetic_splits: ReidSplits, tmp_path: 
     assert 0.0 <= (history[-1].triplet_accuracy or -1) <= 1.0
 
 
-def test_seed_siamese_triplet_path_runs(synthetic_splits: ReidSplits) -> None:
+def test_seed_siamese_triplet_path_runs(synthetic_splits: ReidSplits, config: QuickConfig) -> None:
     model = _model(0)
-    cfg = _config(
+    cfg = config(
         None,
-        sampler="triplet",
-        triplets_per_batch=8,
+        sampling=SamplingConfig(kind="triplet", triplets_per_batch=8),
         epochs=1,
-        max_steps_per_epoch=2,
+        steps=2,
         losses=(LossTermConfig("triplet", miner="none", distance="normalized_euclidean"),),
     )
     history = Trainer(model, cfg).fit(synthetic_splits.train, synthetic_splits)
@@ -94,23 +99,25 @@ def test_seed_siamese_triplet_path_runs(synthetic_splits: ReidSplits) -> None:
     assert history[0].mAP is not None
 
 
-def test_id_loss_without_classifier_is_refused(synthetic_splits: ReidSplits) -> None:
+def test_id_loss_without_classifier_is_refused(
+    synthetic_splits: ReidSplits, config: QuickConfig
+) -> None:
     with pytest.raises(ConfigError, match="num_classes="):
-        Trainer(_model(0), _config(None)).fit(synthetic_splits.train)
+        Trainer(_model(0), config(None)).fit(synthetic_splits.train)
 
 
 def test_nan_loss_raises_naming_step_and_keeps_checkpoint(
-    synthetic_splits: ReidSplits, tmp_path: Path
+    synthetic_splits: ReidSplits, tmp_path: Path, config: QuickConfig
 ) -> None:
     model = _model(synthetic_splits.num_train_pids)
-    trainer = Trainer(model, _config(tmp_path, epochs=1))
+    trainer = Trainer(model, config(tmp_path, epochs=1))
     trainer.fit(synthetic_splits.train)
     good = find_latest(tmp_path / "checkpoints")
     assert good is not None
     weights = load_file(str(good / "model.safetensors"))
     with torch.no_grad():
         model.head.proj.weight.fill_(float("nan"))
-    trainer2 = Trainer(model, _config(tmp_path, epochs=2, resume=False))
+    trainer2 = Trainer(model, config(tmp_path, epochs=2))
     with pytest.raises(NonFiniteLossError, match=r"epoch 1, step 0 \(triplet=nan, id=nan\)"):
         trainer2.fit(synthetic_splits.train)
     assert find_latest(tmp_path / "checkpoints") == good
@@ -118,11 +125,12 @@ def test_nan_loss_raises_naming_step_and_keeps_checkpoint(
         torch.testing.assert_close(tensor, weights[name])
 
 
-def test_nan_batches_can_be_skipped(synthetic_splits: ReidSplits) -> None:
+def test_nan_batches_can_be_skipped(synthetic_splits: ReidSplits, config: QuickConfig) -> None:
     model = _model(synthetic_splits.num_train_pids)
     with torch.no_grad():
         model.head.proj.weight.fill_(float("nan"))
-    trainer = Trainer(model, _config(None, epochs=1, on_nan="skip_batch"))
+    runtime = RuntimeConfig(device="cpu", num_workers=0, on_nan="skip_batch")
+    trainer = Trainer(model, config(None, epochs=1, runtime=runtime))
     history = trainer.fit(synthetic_splits.train)
     assert history[0].skipped_batches == 3
 
@@ -133,7 +141,10 @@ _CHILD = textwrap.dedent(
     import torch
     from siamreid.data.market1501 import Market1501
     from siamreid.models import SiameseEmbedder
-    from siamreid.training import Trainer, TrainerConfig
+    from siamreid.training import (
+        OptimConfig, OutputConfig, RuntimeConfig, SamplingConfig, ScheduleConfig, Trainer,
+        TrainerConfig,
+    )
     from siamreid.training import trainer as trainer_module
 
     root, out, kill_epoch, kill_step, resume, sig = sys.argv[1:7]
@@ -142,9 +153,14 @@ _CHILD = textwrap.dedent(
     torch.manual_seed(0)
     model = SiameseEmbedder("resnet18", 32, pretrained=False,
                             num_classes=splits.num_train_pids, input_size=(64, 32))
-    cfg = TrainerConfig(epochs=3, p=4, k=2, lr=1e-3, warmup_epochs=1, scheduler="cosine",
-                        max_steps_per_epoch=3, num_workers=0, progress=False, out_dir=out,
-                        resume=resume == "1")
+    cfg = TrainerConfig(
+        epochs=3,
+        sampling=SamplingConfig(p=4, k=2),
+        optim=OptimConfig(lr=1e-3),
+        schedule=ScheduleConfig(kind="cosine", warmup_epochs=1),
+        runtime=RuntimeConfig(max_steps_per_epoch=3, num_workers=0),
+        output=OutputConfig(progress=False, out_dir=out, resume=resume == "1"),
+    )
     original = trainer_module.Trainer._train_step
     def step(self, batch, epoch, step):
         if epoch == int(kill_epoch) and step == int(kill_step):
@@ -209,8 +225,10 @@ def test_interrupt_then_resume_equals_uninterrupted(
     assert [row["epoch"] for row in history] == [1, 2, 3]
 
 
-def test_resume_refuses_another_architecture(synthetic_splits: ReidSplits, tmp_path: Path) -> None:
-    Trainer(_model(synthetic_splits.num_train_pids), _config(tmp_path, epochs=1)).fit(
+def test_resume_refuses_another_architecture(
+    synthetic_splits: ReidSplits, tmp_path: Path, config: QuickConfig
+) -> None:
+    Trainer(_model(synthetic_splits.num_train_pids), config(tmp_path, epochs=1)).fit(
         synthetic_splits.train
     )
     torch.manual_seed(0)
@@ -222,17 +240,44 @@ def test_resume_refuses_another_architecture(synthetic_splits: ReidSplits, tmp_p
         input_size=SIZE,
     )
     with pytest.raises(Exception, match=r"embedding_dim=64.*embedding_dim=32"):
-        Trainer(other, _config(tmp_path, epochs=2, resume=True)).fit(synthetic_splits.train)
+        Trainer(other, config(tmp_path, epochs=2, resume=True)).fit(synthetic_splits.train)
 
 
 def test_validate_reports_metrics_metric_terms_and_embeddings(
-    synthetic_splits: ReidSplits,
+    synthetic_splits: ReidSplits, config: QuickConfig
 ) -> None:
     model = SiameseEmbedder("test_resnet", 16, pretrained=False, input_size=SIZE, seed=0)
-    trainer = Trainer(model, _config(None))
+    trainer = Trainer(model, config(None))
     result = trainer.validate(synthetic_splits)
     assert result.query_embeddings.shape == (len(synthetic_splits.query), 16)
     assert result.gallery_embeddings.shape == (len(synthetic_splits.gallery), 16)
     assert set(result.terms) == {t.label for t in trainer.loss_fn.metric_terms}  # no "id"
     assert result.metrics.to_dict() == trainer.evaluate(synthetic_splits).to_dict()
     assert 0.0 <= result.triplet_accuracy <= 1.0
+
+
+def test_each_epoch_trains_and_records_its_scheduled_learning_rate(
+    synthetic_splits: ReidSplits, quick_config: QuickConfig
+) -> None:
+    model = SiameseEmbedder("test_resnet", 16, pretrained=False, input_size=SIZE, seed=0)
+    seen: list[float] = []
+    trainer = Trainer(
+        model,
+        quick_config(
+            epochs=3,
+            losses=(LossTermConfig("triplet"),),
+            optim=OptimConfig(lr=0.1),
+            schedule=ScheduleConfig(kind="step", milestones=(2,), gamma=0.5, warmup_epochs=1),
+        ),
+    )
+    original = trainer._train_step
+
+    def step(batch: Any, epoch: int, index: int) -> Any:
+        seen.append(trainer.optimizer.param_groups[0]["lr"])
+        return original(batch, epoch, index)
+
+    trainer._train_step = step  # type: ignore[method-assign]
+    history = trainer.fit(synthetic_splits.train)
+    # Warm-up from 0.01 x lr in epoch 1, the peak in epoch 2, halved once 2 epochs are done.
+    assert seen == pytest.approx([0.001, 0.1, 0.05])
+    assert [record.lr for record in history] == pytest.approx(seen)

@@ -1,7 +1,15 @@
 """Training: configuration, the Trainer loop, checkpoints, history and DDP helpers."""
 
 from siamreid.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from siamreid.training.config import TrainerConfig, default_losses
+from siamreid.training.config import (
+    OptimConfig,
+    OutputConfig,
+    RuntimeConfig,
+    SamplingConfig,
+    ScheduleConfig,
+    TrainerConfig,
+    default_losses,
+)
 from siamreid.training.distributed import DistContext
 from siamreid.training.history import EpochRecord, History
 from siamreid.training.tensorboard import TensorBoardLogger
@@ -13,6 +21,11 @@ __all__ = [
     "DistContext",
     "EpochRecord",
     "History",
+    "OptimConfig",
+    "OutputConfig",
+    "RuntimeConfig",
+    "SamplingConfig",
+    "ScheduleConfig",
     "TensorBoardLogger",
     "Trainer",
     "TrainerConfig",

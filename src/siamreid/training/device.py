@@ -13,7 +13,7 @@ __all__ = ["autocast", "default_num_workers", "select_device"]
 
 
 def select_device(
-    requested: str | None = None, *, what: str = "TrainerConfig.device"
+    requested: str | None = None, *, what: str = "RuntimeConfig.device"
 ) -> torch.device:
     """``requested`` if given and available; else CUDA, then Apple MPS, then CPU.
 

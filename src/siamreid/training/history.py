@@ -10,7 +10,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EpochRecord", "History"]
+__all__ = ["EpochRecord", "EpochStats", "History"]
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """What the training part of one epoch measured (the loop's half of an :class:`EpochRecord`).
+
+    Attributes:
+        loss: Mean weighted training loss over the epoch's finite steps.
+        terms: Mean unweighted value of each loss term.
+        images_per_second: Training throughput, all processes together.
+        seconds: Wall time of the training part of the epoch.
+    """
+
+    loss: float
+    terms: dict[str, float]
+    images_per_second: float
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -21,7 +38,7 @@ class EpochRecord:
         epoch: 1-based epoch number.
         train_loss: Mean weighted training loss.
         train_terms: Mean unweighted value of each loss term.
-        lr: Learning rate at the end of the epoch.
+        lr: Learning rate the epoch trained with.
         images_per_second: Training throughput (images through forward and backward).
         epoch_seconds: Wall time of the training part of the epoch.
         skipped_batches: Batches skipped for a non-finite loss (``on_nan="skip_batch"``).

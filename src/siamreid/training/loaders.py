@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from siamreid._rng import seeded_rng
 from siamreid.data.samplers import PKSampler
 from siamreid.errors import ConfigError
-from siamreid.training.config import TrainerConfig
+from siamreid.training.config import SamplingConfig
 
 __all__ = ["EpochPlan", "SeededItems", "make_loader", "plan_epoch", "seeded_rng", "split_batch"]
 
@@ -71,23 +71,23 @@ class EpochPlan(Sampler[tuple[int, int, int]]):
 
 
 def _pk_order(
-    pids: Sequence[int], config: TrainerConfig, epoch: int, rank: int, world: int
+    pids: Sequence[int], config: SamplingConfig, seed: int, epoch: int, rank: int, world: int
 ) -> tuple[list[int], int]:
-    sampler = PKSampler(pids, config.p, config.k, seed=config.seed, rank=rank, world_size=world)
+    sampler = PKSampler(pids, config.p, config.k, seed=seed, rank=rank, world_size=world)
     sampler.set_epoch(epoch)
     return list(sampler), sampler.batch_size
 
 
 def _triplet_order(
-    n: int, config: TrainerConfig, epoch: int, rank: int, world: int
+    n: int, config: SamplingConfig, seed: int, epoch: int, rank: int, world: int
 ) -> tuple[list[int], int]:
     if config.triplets_per_batch % world:
         raise ConfigError(
-            f"TrainerConfig.triplets_per_batch={config.triplets_per_batch} must be divisible by "
+            f"SamplingConfig.triplets_per_batch={config.triplets_per_batch} must be divisible by "
             f"the number of processes ({world})."
         )
     per_rank = config.triplets_per_batch // world
-    order = np.random.default_rng([config.seed, epoch]).permutation(n)
+    order = np.random.default_rng([seed, epoch]).permutation(n)
     steps = n // config.triplets_per_batch
     batches = order[: steps * config.triplets_per_batch].reshape(steps, world, per_rank)
     return batches[:, rank].reshape(-1).tolist(), per_rank
@@ -95,27 +95,30 @@ def _triplet_order(
 
 def plan_epoch(
     pids: Sequence[int],
-    config: TrainerConfig,
+    config: SamplingConfig,
     epoch: int,
     *,
+    seed: int,
+    max_steps: int | None = None,
     rank: int = 0,
     world: int = 1,
     start_step: int = 0,
 ) -> EpochPlan:
-    """This process's keys for 0-based ``epoch``, skipping the first ``start_step`` batches."""
-    if config.sampler == "pk":
-        local, per_rank = _pk_order(pids, config, epoch, rank, world)
+    """This process's keys for 0-based ``epoch`` under ``seed``, skipping the first
+    ``start_step`` batches and stopping after ``max_steps`` batches."""
+    if config.kind == "pk":
+        local, per_rank = _pk_order(pids, config, seed, epoch, rank, world)
     else:
-        local, per_rank = _triplet_order(len(pids), config, epoch, rank, world)
+        local, per_rank = _triplet_order(len(pids), config, seed, epoch, rank, world)
     steps = len(local) // per_rank
-    if config.max_steps_per_epoch is not None:
-        steps = min(steps, config.max_steps_per_epoch)
+    if max_steps is not None:
+        steps = min(steps, max_steps)
     keys = []
     for step in range(start_step, steps):
         for offset in range(per_rank):
             position = (step * world + rank) * per_rank + offset
             index = local[step * per_rank + offset]
-            keys.append((index, item_seed(config.seed, epoch, position), epoch))
+            keys.append((index, item_seed(seed, epoch, position), epoch))
     return EpochPlan(keys, per_rank)
 
 

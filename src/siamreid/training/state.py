@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from timm.scheduler.scheduler import Scheduler
 
 from siamreid._io import atomic_write_json
+from siamreid.errors import CheckpointError
 from siamreid.models.embedder import SiameseEmbedder
 from siamreid.training import checkpoint as ckpt
 from siamreid.training.config import TrainerConfig
@@ -34,6 +36,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 CHECKPOINTS = "checkpoints"
+# Version of the training state's layout: 2 holds timm's scheduler state and timm's optimizer
+# parameter groups (no-decay group first); 1 (no field) held torch's LambdaLR state.
+STATE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class TrainState:
     """The stateful training objects besides the model, saved and restored together."""
 
     optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scheduler: Scheduler
     scaler: torch.amp.GradScaler
     history: History
 
@@ -81,6 +86,7 @@ def save_state(
 ) -> Path:
     """Save a checkpoint of the run in ``out_dir/checkpoints``; returns its folder."""
     train_state = {
+        "state_version": STATE_VERSION,
         "optimizer": state.optimizer.state_dict(),
         "scheduler": state.scheduler.state_dict(),
         "scaler": state.scaler.state_dict(),
@@ -103,7 +109,8 @@ def resume_state(out_dir: Path, model: SiameseEmbedder, state: TrainState) -> Re
         Where to continue, or ``None`` when ``out_dir`` has no checkpoint yet (a fresh start).
 
     Raises:
-        CheckpointError: The checkpoint is corrupt or was made for another architecture.
+        CheckpointError: The checkpoint is corrupt, was made for another architecture or by
+            an earlier siamreid.
     """
     latest = ckpt.find_latest(out_dir / CHECKPOINTS)
     if latest is None:
@@ -111,6 +118,12 @@ def resume_state(out_dir: Path, model: SiameseEmbedder, state: TrainState) -> Re
         return None
     saved = ckpt.load_checkpoint(latest)
     ckpt.check_compatible(saved.meta, model_meta(model, 0, 0), latest)
+    if saved.train_state.get("state_version", 1) != STATE_VERSION:
+        raise CheckpointError(
+            f"{str(latest)!r} was written by an earlier siamreid whose optimizer and schedule "
+            "states this one cannot continue; start the run again in a new folder (the "
+            "checkpoint's weights stay usable: model.safetensors in that folder)."
+        )
     model.load_state_dict(saved.model_state)
     state.optimizer.load_state_dict(saved.train_state["optimizer"])
     state.scheduler.load_state_dict(saved.train_state["scheduler"])

@@ -79,7 +79,7 @@ def _scalars(record: EpochRecord) -> dict[str, float | None]:
 def open_tensorboard(
     setting: bool | None, log_dir: str | os.PathLike[str] | None, first_epoch: int = 1
 ) -> TensorBoardLogger | None:
-    """The logger a :class:`~siamreid.TrainerConfig` ``tensorboard`` setting asks for.
+    """The logger a :class:`~siamreid.OutputConfig` ``tensorboard`` setting asks for.
 
     Args:
         setting: ``None``: log when ``tensorboard`` is installed; ``True``: log, and fail if it
@@ -95,7 +95,7 @@ def open_tensorboard(
     if not tensorboard_available():
         if setting:
             raise ConfigError(
-                "TrainerConfig.tensorboard=True, but the 'tensorboard' package is not installed: "
+                "OutputConfig.tensorboard=True, but the 'tensorboard' package is not installed: "
                 "pip install 'siamreid[tensorboard]' (or set tensorboard=None to log only when "
                 "it is installed)."
             )

@@ -25,7 +25,7 @@ from siamreid.models.heads import HeadOutput
 from siamreid.training.config import TrainerConfig
 from siamreid.training.device import autocast, default_num_workers, select_device
 from siamreid.training.distributed import DistContext
-from siamreid.training.history import EpochRecord, History
+from siamreid.training.history import EpochRecord, EpochStats, History
 from siamreid.training.interrupt import StopRequest
 from siamreid.training.loaders import (
     item_seed,
@@ -60,7 +60,8 @@ class Trainer:
 
     Example:
         >>> model = SiameseEmbedder("resnet18", pretrained=False, num_classes=splits.num_train_pids)
-        >>> trainer = Trainer(model, TrainerConfig(epochs=5, out_dir="runs/x"))  # doctest: +SKIP
+        >>> config = TrainerConfig(epochs=5, output=OutputConfig(out_dir="runs/x"))
+        >>> trainer = Trainer(model, config)  # doctest: +SKIP
         >>> history = trainer.fit(splits.train, splits)  # doctest: +SKIP
     """
 
@@ -74,28 +75,28 @@ class Trainer:
         self.model = model
         self.config = config or TrainerConfig()
         self.dist = dist or DistContext.from_env()
-        self.device = self.dist.device if self.dist.active else select_device(self.config.device)
+        runtime = self.config.runtime
+        self.device = self.dist.device if self.dist.active else select_device(runtime.device)
         self.loss_fn: CompositeLoss = build_loss(self.config.losses)
         self.history = History()
         self.num_workers = (
-            default_num_workers(self.device)
-            if self.config.num_workers is None
-            else self.config.num_workers
+            default_num_workers(self.device) if runtime.num_workers is None else runtime.num_workers
         )
         self.model.to(self.device)
-        if self.config.channels_last:
+        if runtime.channels_last:
             self.model.to(memory_format=torch.channels_last)
         unused_classifier = self.model.head.classifier is not None and not self.loss_fn.needs_logits
         self.net: nn.Module = self.dist.wrap(
             _TrainForward(self.model), find_unused_parameters=unused_classifier
         )
-        if self.config.compile:
+        if runtime.compile:
             self.net = torch.compile(self.net)  # type: ignore[assignment]
-        self.optimizer = build_optimizer(self.model, self.config)
-        self.scheduler = build_scheduler(self.optimizer, self.config)
-        self.scaler = torch.amp.GradScaler(
-            self.device.type, enabled=self.config.precision == "fp16"
+        optim = self.config.optim
+        self.optimizer = build_optimizer(self.model, optim)
+        self.scheduler = build_scheduler(
+            self.optimizer, self.config.schedule, lr=optim.lr, epochs=self.config.epochs
         )
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=runtime.precision == "fp16")
         self.skipped_batches = 0
         self._tensorboard: TensorBoardLogger | None = None
 
@@ -103,7 +104,8 @@ class Trainer:
     @property
     def out_dir(self) -> Path | None:
         """The run folder, or ``None`` when nothing is written."""
-        return None if self.config.out_dir is None else Path(self.config.out_dir)
+        out_dir = self.config.output.out_dir
+        return None if out_dir is None else Path(out_dir)
 
     def fit(self, train: Sequence[ReidSample], val: ReidSplits | None = None) -> History:
         """Train for ``config.epochs``, validating on ``val``'s query/gallery when given.
@@ -131,7 +133,7 @@ class Trainer:
         )
         if self.dist.is_main and self.out_dir is not None:
             self._tensorboard = open_tensorboard(
-                self.config.tensorboard, self.out_dir / "tensorboard", start_epoch + 1
+                self.config.output.tensorboard, self.out_dir / "tensorboard", start_epoch + 1
             )
         try:
             with StopRequest() as stop:
@@ -139,8 +141,8 @@ class Trainer:
                     if epoch > start_epoch:
                         plan.keys = self._plan(pids, epoch, 0).keys  # same sampler: workers persist
                     first = start_step if epoch == start_epoch else 0
+                    self.scheduler.step(epoch)  # the schedule is a function of the epoch
                     stats = self._train_epoch(epoch, loader, first, stop)
-                    self.scheduler.step()
                     result = self._maybe_validate(epoch, val)
                     self._finish_epoch(epoch, stats, result)
         finally:
@@ -165,8 +167,8 @@ class Trainer:
             splits,
             self.loss_fn,
             device=self.device,
-            p=self.config.p,
-            k=self.config.k,
+            p=self.config.sampling.p,
+            k=self.config.sampling.k,
             num_workers=self.num_workers,
         )
 
@@ -185,7 +187,7 @@ class Trainer:
                 f"the model has num_classes={self.model.config.num_classes}. Build it with "
                 f"SiameseEmbedder(..., num_classes={num_pids}) or drop the 'id' loss term."
             )
-        if self.config.sampler == "pk" and num_pids < 2:
+        if self.config.sampling.kind == "pk" and num_pids < 2:
             raise ConfigError("PK batches need at least 2 training identities.")
 
     def _train_dataset(self, train: Sequence[ReidSample]) -> Dataset[Any]:
@@ -198,15 +200,17 @@ class Trainer:
             )
         data = self.model.data_config
         transform = build_train_transform(augment, data.mean, data.std, data.interpolation)
-        if self.config.sampler == "triplet":
+        if self.config.sampling.kind == "triplet":
             return TripletDataset(list(train), transform, seed=self.config.seed)
         return ReidImageDataset(list(train), transform)
 
     def _plan(self, pids: list[int], epoch: int, start_step: int) -> Any:
         return plan_epoch(
             pids,
-            self.config,
+            self.config.sampling,
             epoch,
+            seed=self.config.seed,
+            max_steps=self.config.runtime.max_steps_per_epoch,
             rank=self.dist.rank,
             world=self.dist.world_size,
             start_step=start_step,
@@ -215,7 +219,7 @@ class Trainer:
     # ----------------------------------------------------------------------------- the loop
     def _train_epoch(
         self, epoch: int, loader: Any, first_step: int, stop: StopRequest
-    ) -> dict[str, Any]:
+    ) -> EpochStats:
         self.net.train()
         sums: dict[str, float] = {}
         total, steps, images = 0.0, 0, 0
@@ -223,7 +227,7 @@ class Trainer:
         bar = tqdm(
             loader,
             desc=f"epoch {epoch + 1}/{self.config.epochs}",
-            disable=not (self.config.progress and self.dist.is_main),
+            disable=not (self.config.output.progress and self.dist.is_main),
             leave=False,
             dynamic_ncols=True,
         )
@@ -250,20 +254,20 @@ class Trainer:
         bar.close()
         seconds = time.perf_counter() - start
         steps = max(steps, 1)
-        return {
-            "loss": total / steps,
-            "terms": {k: v / steps for k, v in sums.items()},
-            "images_per_second": images / max(seconds, 1e-9),
-            "seconds": seconds,
-        }
+        return EpochStats(
+            loss=total / steps,
+            terms={k: v / steps for k, v in sums.items()},
+            images_per_second=images / max(seconds, 1e-9),
+            seconds=seconds,
+        )
 
     def _train_step(
         self, batch: Sequence[torch.Tensor], epoch: int, step: int
     ) -> tuple[float | None, dict[str, float], int]:
         images, labels, triplets = split_batch(batch, self.device)
-        if self.config.channels_last:
+        if self.config.runtime.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        with autocast(self.device, self.config.precision):
+        with autocast(self.device, self.config.runtime.precision):
             out = self.net(images)
             loss, terms = self.loss_fn(
                 self.dist.gather_output(out), self.dist.gather_labels(labels), triplets
@@ -274,9 +278,10 @@ class Trainer:
             return None, {}, 0
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
-        if self.config.grad_clip is not None:
+        grad_clip = self.config.optim.grad_clip
+        if grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            nn.utils.clip_grad_norm_(self.model.parameters(), grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         values = {name: float(v.detach()) for name, v in terms.items()}
@@ -288,7 +293,7 @@ class Trainer:
 
     def _non_finite(self, epoch: int, step: int, terms: dict[str, torch.Tensor]) -> None:
         described = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in terms.items())
-        if self.config.on_nan == "skip_batch":
+        if self.config.runtime.on_nan == "skip_batch":
             self.skipped_batches += 1
             self.optimizer.zero_grad(set_to_none=True)
             log.warning(
@@ -312,16 +317,14 @@ class Trainer:
             return None
         return self.validate(val)
 
-    def _finish_epoch(
-        self, epoch: int, stats: dict[str, Any], result: ValidationResult | None
-    ) -> None:
+    def _finish_epoch(self, epoch: int, stats: EpochStats, result: ValidationResult | None) -> None:
         record = EpochRecord(
             epoch=epoch + 1,
-            train_loss=stats["loss"],
-            train_terms=stats["terms"],
+            train_loss=stats.loss,
+            train_terms=stats.terms,
             lr=float(self.optimizer.param_groups[0]["lr"]),
-            images_per_second=stats["images_per_second"],
-            epoch_seconds=stats["seconds"],
+            images_per_second=stats.images_per_second,
+            epoch_seconds=stats.seconds,
             skipped_batches=self.skipped_batches,
             val_loss=None if result is None else result.loss,
             val_terms={} if result is None else result.terms,
@@ -350,11 +353,11 @@ class Trainer:
             epoch=epoch,
             step=step,
             skipped_batches=self.skipped_batches,
-            keep=self.config.keep_checkpoints,
+            keep=self.config.output.keep_checkpoints,
         )
 
     def _maybe_resume(self) -> tuple[int, int]:
-        if not self.config.resume or self.out_dir is None:
+        if not self.config.output.resume or self.out_dir is None:
             return 0, 0
         state = TrainState(self.optimizer, self.scheduler, self.scaler, self.history)
         resumed = resume_state(self.out_dir, self.model, state)
