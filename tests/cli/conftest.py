@@ -13,6 +13,12 @@ from siamreid.models.serialization import save_pretrained
 
 
 @pytest.fixture(scope="session")
+def gallery(synthetic_root: Path) -> Path:
+    """The synthetic Market-1501 gallery folder (``bounding_box_test``), junk images included."""
+    return synthetic_root / "bounding_box_test"
+
+
+@pytest.fixture(scope="session")
 def checkpoint(tiny_model: SiameseEmbedder, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_pretrained(tiny_model, tmp_path_factory.mktemp("cli") / "model")
 
