@@ -23,7 +23,8 @@ from PIL import Image
 
 from siamreid.data.synthetic_mot import make_synthetic_mot
 from siamreid.errors import ExportError
-from siamreid.export import _InputRenorm, to_boxmot, to_onnx, verify_onnx, write_boxmot_metadata
+from siamreid.export import to_boxmot, to_onnx, verify_onnx, write_boxmot_metadata
+from siamreid.export._normalisation import InputRenorm
 from siamreid.models import SiameseEmbedder
 
 ort = pytest.importorskip("onnxruntime")
@@ -152,7 +153,7 @@ def test_verify_onnx_feeds_the_graph_its_own_normalisation(
 
 def test_renorm_maps_imagenet_input_onto_the_model_statistics() -> None:
     imagenet = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-    renorm = _InputRenorm(*imagenet, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    renorm = InputRenorm(*imagenet, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
     pixels = torch.rand(2, 3, 4, 4)
     mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in imagenet)
     expected = (pixels - 0.5) / 0.5
