@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +35,9 @@ def _samples(folder: Path, pids: list[int], camid: int) -> list[ReidSample]:
 
 @pytest.mark.parametrize("with_model", [True, False])
 def test_report_writes_activation_maps_of_the_ranked_queries(
-    tmp_path: Path, with_model: bool
+    tiny_model_factory: Callable[..., SiameseEmbedder], tmp_path: Path, with_model: bool
 ) -> None:
-    torch.manual_seed(0)
-    model = SiameseEmbedder("test_efficientnet", 16, pretrained=False, input_size=SIZE).eval()
+    model = tiny_model_factory().eval()
     query = _samples(tmp_path, [1, 2, 3], camid=0)
     gallery = _samples(tmp_path, [1, 2, 3, 4, 5], camid=1)
     q_emb, g_emb = model.embed([s.path for s in query]), model.embed([s.path for s in gallery])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,10 @@ from siamreid.viz import (
     activation_energy,
     activation_maps,
     plot_activation_maps,
+    plot_cmc,
     plot_history,
     plot_losses,
+    plot_ranked_matches,
 )
 
 plt = pytest.importorskip("matplotlib.pyplot")
@@ -81,9 +84,10 @@ def test_energy_needs_a_four_dimensional_map() -> None:
 
 
 @pytest.mark.parametrize("backbone", ["test_efficientnet", "test_vit"])
-def test_activation_maps_of_a_cnn_and_a_transformer(backbone: str) -> None:
-    torch.manual_seed(0)
-    model = SiameseEmbedder(backbone, 16, pretrained=False, input_size=SIZE).train()
+def test_activation_maps_of_a_cnn_and_a_transformer(
+    tiny_model_factory: Callable[..., SiameseEmbedder], backbone: str
+) -> None:
+    model = tiny_model_factory(backbone).train()
     maps = activation_maps(model, torch.randn(2, 3, *SIZE))
     assert maps.shape == (2, *SIZE)
     assert float(maps.min()) == 0.0
@@ -91,9 +95,10 @@ def test_activation_maps_of_a_cnn_and_a_transformer(backbone: str) -> None:
     assert model.training  # left as it was
 
 
-def test_transformer_tokens_drop_the_class_token_and_fill_the_patch_grid() -> None:
-    torch.manual_seed(0)
-    vit = SiameseEmbedder("test_vit", 16, pretrained=False, input_size=SIZE).eval().backbone
+def test_transformer_tokens_drop_the_class_token_and_fill_the_patch_grid(
+    tiny_model_factory: Callable[..., SiameseEmbedder],
+) -> None:
+    vit = tiny_model_factory("test_vit").eval().backbone
     batch = torch.randn(1, 3, *SIZE)
     grid = _feature_map(vit, batch)
     tokens = vit.forward_features(batch)
@@ -125,9 +130,10 @@ def _crops(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def test_plot_activation_maps_draws_crops_and_overlays(tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    model = SiameseEmbedder("test_efficientnet", 16, pretrained=False, input_size=SIZE)
+def test_plot_activation_maps_draws_crops_and_overlays(
+    tiny_model_factory: Callable[..., SiameseEmbedder], tmp_path: Path
+) -> None:
+    model = tiny_model_factory()
     out = tmp_path / "actmaps.png"
     fig = plot_activation_maps(model, _crops(tmp_path, 3), out)
     assert fig.axes[0].get_title() == "0000_c1s1_000001_00.jpg"
@@ -136,8 +142,10 @@ def test_plot_activation_maps_draws_crops_and_overlays(tmp_path: Path) -> None:
     _assert_drawn(out, (200, 300))
 
 
-def test_plot_activation_maps_checks_alpha(tmp_path: Path) -> None:
-    model = SiameseEmbedder("test_efficientnet", 16, pretrained=False, input_size=SIZE)
+def test_plot_activation_maps_checks_alpha(
+    tiny_model_factory: Callable[..., SiameseEmbedder], tmp_path: Path
+) -> None:
+    model = tiny_model_factory()
     with pytest.raises(ValueError, match="alpha must be in"):
         plot_activation_maps(model, _crops(tmp_path, 1), alpha=1.5)
 
@@ -202,4 +210,110 @@ def test_losses_of_a_history_without_terms_draw_the_total() -> None:
     record = EpochRecord(1, 2.0, {}, 1e-3, 1.0, 1.0)
     fig = plot_losses(History([record]))
     assert fig.axes[0].get_title() == "Train loss (weighted sum)"
+    plt.close(fig)
+
+
+def test_non_finite_values_are_left_out_of_the_curves() -> None:
+    records = list(_history())
+    records[1] = EpochRecord(
+        2,
+        float("nan"),
+        {"triplet": float("inf"), "identity": 4.0},
+        1e-3,
+        1.0,
+        1.0,
+        rank1=float("nan"),
+        mAP=0.3,
+    )
+    fig = plot_losses(History(records))
+    triplet, identity, metrics = fig.axes
+    assert list(triplet.get_lines()[0].get_xdata()) == [1, 3, 4]  # train, epoch 2 is inf
+    assert list(identity.get_lines()[0].get_xdata()) == [1, 2, 3, 4]
+    assert _lines(metrics) == {"Rank-1": 3, "mAP": 4}
+    plt.close(fig)
+
+
+def test_cmc_curve_plots_rank_k_against_k(tmp_path: Path) -> None:
+    out = tmp_path / "cmc" / "cmc.png"  # the folder is created
+    fig = plot_cmc([0.5, 0.75, 0.9, 1.0], out, label="market")
+    (line,) = fig.axes[0].get_lines()
+    assert line.get_label() == "market"
+    np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3, 4])
+    np.testing.assert_allclose(line.get_ydata(), [0.5, 0.75, 0.9, 1.0])
+    assert fig.axes[0].get_xlabel() == "rank k"
+    plt.close(fig)
+    _assert_drawn(out, (300, 250))
+
+
+def test_ranked_matches_draw_each_query_then_its_matches_framed_by_correctness(
+    tmp_path: Path,
+) -> None:
+    crops = _crops(tmp_path, 5)
+    correct = np.array([[True, False], [False, True]])
+    out = tmp_path / "ranked.png"
+    fig = plot_ranked_matches(
+        crops[:2],
+        [crops[2:4], crops[3:5]],
+        correct,
+        out,
+        distances=np.array([[0.1, 0.25], [0.5, 1.0]]),
+    )
+    axes = np.array(fig.axes).reshape(2, 3)
+    assert [ax.get_title() for ax in axes[0]] == ["query", "#1 0.10", "#2 0.25"]
+    assert [ax.get_title() for ax in axes[1]] == ["query", "#1 0.50", "#2 1.00"]
+    assert not axes[0, 0].spines["left"].get_visible()  # the query has no frame
+    green, red = (0.10196, 0.59608, 0.31373, 1.0), (0.84314, 0.18824, 0.15294, 1.0)
+    for row in range(2):
+        for col in range(2):
+            colour = axes[row, col + 1].spines["top"].get_edgecolor()
+            np.testing.assert_allclose(colour, green if correct[row, col] else red, atol=1e-4)
+    image = axes[1, 2].get_images()[0].get_array()
+    np.testing.assert_array_equal(image, np.asarray(Image.open(crops[4]).convert("RGB")))
+    plt.close(fig)
+    _assert_drawn(out, (200, 250))
+
+
+def test_ranked_matches_without_distances_number_the_ranks(tmp_path: Path) -> None:
+    crops = _crops(tmp_path, 2)
+    fig = plot_ranked_matches(crops[:1], [crops[1:]], [[True]])
+    assert [ax.get_title() for ax in fig.axes] == ["query", "#1"]
+    plt.close(fig)
+
+
+def test_channels_last_feature_maps_are_laid_out_channels_first() -> None:
+    class ChannelsLast(nn.Module):
+        output_fmt = "NHWC"
+
+        def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+            return x.permute(0, 2, 3, 1)
+
+    batch = torch.randn(2, 3, 4, 5)
+    torch.testing.assert_close(_feature_map(ChannelsLast(), batch), batch)
+
+
+def test_feature_lists_use_the_last_stage() -> None:
+    class Stages(nn.Module):
+        def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+            return [x * 2, x * 3]
+
+    batch = torch.randn(1, 2, 3, 3)
+    torch.testing.assert_close(_feature_map(Stages(), batch), batch * 3)
+
+
+def test_tokens_that_do_not_fill_a_grid_are_refused() -> None:
+    class Tokens(nn.Module):
+        num_prefix_tokens = 1
+
+        def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.zeros(len(x), 7, 4)  # 6 patch tokens, no grid of that size given
+
+    with pytest.raises(ValueError, match=r"Cannot lay Tokens's features of shape \(1, 7, 4\)"):
+        _feature_map(Tokens(), torch.zeros(1, 3, 8, 8))
+
+
+def test_an_empty_history_draws_empty_panels_without_a_legend() -> None:
+    fig = plot_losses(History())
+    assert fig.axes[0].get_title() == "Train loss (weighted sum)"
+    assert fig.axes[0].get_legend() is None
+    assert fig.axes[0].get_lines() == []
     plt.close(fig)

@@ -72,8 +72,8 @@ def _flatten(values: Sequence[Any]) -> Any:
             yield value
 
 
-def _out_of_range(name: str, value: int) -> ValueError:
-    return ValueError(
+def _out_of_range(name: str, value: int) -> InputError:
+    return InputError(
         f"{name} holds {value}, outside the int64 range [{INT64_MIN}, {INT64_MAX}] that ids "
         "are stored in; map large ids (e.g. hashes) into that range."
     )

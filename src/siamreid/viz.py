@@ -104,13 +104,13 @@ def _term_axes(ax: Any, history: History, term: str) -> None:
 def _total_axes(ax: Any, history: History) -> None:
     """The weighted train loss, for histories without per-term values."""
     epochs, values = _series(history, "train_loss")
-    if values:
-        ax.plot(epochs, values, marker="o", label="train")
     ax.set_title("Train loss (weighted sum)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
-    ax.legend()
+    if values:
+        ax.plot(epochs, values, marker="o", label="train")
+        ax.legend()
 
 
 def _metric_axes(ax: Any, history: History, names: Sequence[str]) -> None:

@@ -1,11 +1,10 @@
-"""A tiny saved model and a runner for ``siamreid`` commands, shared by the CLI tests."""
+"""The shared tiny model saved once, and a runner for ``siamreid`` commands, for the CLI tests."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import torch
 from cli_runner import Result, Runner
 
 from siamreid.cli.main import main
@@ -14,10 +13,9 @@ from siamreid.models.serialization import save_pretrained
 
 
 @pytest.fixture(scope="session")
-def tiny_model() -> SiameseEmbedder:
-    torch.manual_seed(0)
-    model = SiameseEmbedder("test_efficientnet", 16, pretrained=False, input_size=(64, 32))
-    return model.eval()
+def gallery(synthetic_root: Path) -> Path:
+    """The synthetic Market-1501 gallery folder (``bounding_box_test``), junk images included."""
+    return synthetic_root / "bounding_box_test"
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -93,11 +94,11 @@ def test_two_copies_of_one_dataset_stay_two_sets_of_people(synthetic_splits: Rei
     assert both.has_cameras
 
 
-def test_identity_classifier_is_sized_to_the_total(synthetic_splits: ReidSplits) -> None:
+def test_identity_classifier_is_sized_to_the_total(
+    tiny_model_factory: Callable[..., SiameseEmbedder], synthetic_splits: ReidSplits
+) -> None:
     both = combine_splits([synthetic_splits, synthetic_splits])
-    model = SiameseEmbedder(
-        "test_efficientnet", 8, pretrained=False, num_classes=both.num_train_pids
-    )
+    model = tiny_model_factory(embedding_dim=8, num_classes=both.num_train_pids)
     assert model.head.classifier is not None
     assert model.head.classifier.out_features == 2 * synthetic_splits.num_train_pids
     assert max(s.pid for s in both.train) == model.head.classifier.out_features - 1

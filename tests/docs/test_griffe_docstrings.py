@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
 
-from .markdown_blocks import DOCS
 
-
-def _module() -> ModuleType:
-    path = DOCS / "_hooks" / "griffe_docstrings.py"
-    spec = importlib.util.spec_from_file_location("griffe_docstrings", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def hooks(script_module: Callable[[str], ModuleType]) -> ModuleType:
+    """``docs/_hooks/griffe_docstrings.py``, the extension the docs build loads."""
+    return script_module("docs/_hooks/griffe_docstrings.py")
 
 
 @pytest.mark.parametrize(
@@ -32,5 +26,5 @@ def _module() -> ModuleType:
         ("Plain `code` stays.", "Plain `code` stays."),
     ],
 )
-def test_rewrite(before: str, after: str) -> None:
-    assert _module().rewrite(before) == after
+def test_rewrite(hooks: ModuleType, before: str, after: str) -> None:
+    assert hooks.rewrite(before) == after

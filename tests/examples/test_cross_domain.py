@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import yaml
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cross_domain.py"
 METRICS = {"rank1", "rank5", "rank10", "mAP", "mINP"}
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("example_cross_domain", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow
 def test_smoke_run_reports_each_test_set(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    example_module: Callable[[str], ModuleType], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    report = _load().main(["--smoke", "--out", str(tmp_path)])
+    report = example_module("cross_domain").main(["--smoke", "--out", str(tmp_path)])
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["train_sets"] == ["synthetic"]
     assert list(saved["test_sets"]) == ["synthetic", "synthetic seed 1"]
@@ -47,6 +37,8 @@ def test_smoke_run_reports_each_test_set(
     assert f"{rank1:6.1f}" in rows[1]
 
 
-def test_without_datasets_the_example_says_what_to_pass(tmp_path: Path) -> None:
+def test_without_datasets_the_example_says_what_to_pass(
+    example_module: Callable[[str], ModuleType], tmp_path: Path
+) -> None:
     with pytest.raises(SystemExit):
-        _load().main(["--out", str(tmp_path)])
+        example_module("cross_domain").main(["--out", str(tmp_path)])

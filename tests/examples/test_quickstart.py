@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("example_quickstart", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.mark.slow
 def test_smoke_run_evaluates_and_searches(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    example_module: Callable[[str], ModuleType], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = _load().main(["--smoke", "--out", str(tmp_path)])
+    out = example_module("quickstart").main(["--smoke", "--out", str(tmp_path)])
 
     splits, result = out["splits"], out["result"]
     assert (tmp_path / "data" / "Market-1501-v15.09.15" / "bounding_box_train").is_dir()
@@ -38,8 +27,10 @@ def test_smoke_run_evaluates_and_searches(
     assert f"(person {splits.query[0].pid})" in printed
 
 
-def test_docstring_says_what_it_shows_and_how_long() -> None:
-    doc = _load().__doc__ or ""
+def test_docstring_says_what_it_shows_and_how_long(
+    example_module: Callable[[str], ModuleType],
+) -> None:
+    doc = example_module("quickstart").__doc__ or ""
     assert "Shows:" in doc
     assert "--smoke" in doc
     assert "minutes" in doc

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "reproduce_market1501.py"
-
 
 @pytest.mark.slow
-def test_smoke_run_writes_the_demo_report(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("reproduce_market1501", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    report = module.main(["--smoke", "--out", str(tmp_path)])
+def test_smoke_run_writes_the_demo_report(
+    example_module: Callable[[str], ModuleType], tmp_path: Path
+) -> None:
+    report = example_module("reproduce_market1501").main(["--smoke", "--out", str(tmp_path)])
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert (
         saved["before"].keys()

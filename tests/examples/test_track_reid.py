@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -13,21 +11,10 @@ import pytest
 
 from siamreid.data.samples import ReidSplits
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "track_reid.py"
-
 
 @pytest.fixture(scope="module")
-def example() -> Iterator[ModuleType]:
-    spec = importlib.util.spec_from_file_location("track_reid", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        del sys.modules[spec.name]
+def example(example_module: Callable[[str], ModuleType]) -> ModuleType:
+    return example_module("track_reid")
 
 
 def test_smoke_run_decides_every_crop_by_the_threshold(

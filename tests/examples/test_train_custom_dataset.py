@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "train_custom_dataset.py"
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("example_train_custom_dataset", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_people_folder_layout_is_what_the_docs_describe(tmp_path: Path) -> None:
-    root = _load().build_people_folder(tmp_path, people=4)
+def test_people_folder_layout_is_what_the_docs_describe(
+    example_module: Callable[[str], ModuleType], tmp_path: Path
+) -> None:
+    root = example_module("train_custom_dataset").build_people_folder(tmp_path, people=4)
     folders = sorted(p for p in root.iterdir() if p.is_dir())
     assert [p.name for p in folders] == [f"person_{i:04d}" for i in range(1, 5)]
     for folder in folders:
@@ -33,8 +24,10 @@ def test_people_folder_layout_is_what_the_docs_describe(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_smoke_run_splits_trains_and_evaluates_both_ways(tmp_path: Path) -> None:
-    out = _load().main(["--smoke", "--out", str(tmp_path)])
+def test_smoke_run_splits_trains_and_evaluates_both_ways(
+    example_module: Callable[[str], ModuleType], tmp_path: Path
+) -> None:
+    out = example_module("train_custom_dataset").main(["--smoke", "--out", str(tmp_path)])
 
     splits = out["splits"]
     assert splits.has_cameras

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import torch
 from safetensors.torch import save_file
 
 from siamreid.errors import BackboneError, PretrainedWeightsError
-from siamreid.models import backbones
+from siamreid.models import SiameseEmbedder, backbones
 from siamreid.models.backbones import backbone_data_config, create_backbone
 
 
@@ -56,10 +57,10 @@ def test_img_size_leaves_convolutional_backbones_alone() -> None:
     assert net(torch.zeros(1, 3, 96, 48)).shape == (1, net.num_features)
 
 
-def test_pre_logits_head_width_is_the_pooled_width() -> None:
-    from siamreid.models import SiameseEmbedder
-
-    model = SiameseEmbedder("mobilenetv3_small_050", 16, pretrained=False, input_size=(64, 32))
+def test_pre_logits_head_width_is_the_pooled_width(
+    tiny_model_factory: Callable[..., SiameseEmbedder],
+) -> None:
+    model = tiny_model_factory("mobilenetv3_small_050")
     assert model.head.proj.in_features == model.backbone.head_hidden_size
     assert model(torch.zeros(2, 3, 64, 32)).shape == (2, 16)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,9 @@ from siamreid.models import SiameseEmbedder
 
 
 @pytest.fixture(scope="module")
-def model() -> SiameseEmbedder:
-    torch.manual_seed(0)
-    return SiameseEmbedder(
-        "test_efficientnet", embedding_dim=16, pretrained=False, input_size=(64, 32)
-    )
+def model(tiny_model_factory: Callable[..., SiameseEmbedder]) -> SiameseEmbedder:
+    """A module's own model: these tests switch it between train and eval mode."""
+    return tiny_model_factory()
 
 
 @pytest.fixture(scope="module")

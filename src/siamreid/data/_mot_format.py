@@ -156,6 +156,28 @@ def parse_seqinfo(path: Path) -> SeqInfo:
             f"{str(path)!r} is missing; every MOTChallenge sequence folder holds a seqinfo.ini "
             "with a [Sequence] section (imDir, seqLength, imWidth, imHeight, imExt)."
         )
+    values = _ini_sections(path).get("Sequence", {})
+    missing = [key for key in _SEQINFO_KEYS if key not in values]
+    if missing:
+        raise DatasetLayoutError(
+            f"{path!s}: section [Sequence] lacks {', '.join(missing)}; expected keys "
+            f"{', '.join(_SEQINFO_KEYS)}."
+        )
+    ints, frame_rate = _seqinfo_numbers(path, values)
+    ext = values["imExt"]
+    return SeqInfo(
+        name=values.get("name", path.parent.name),
+        im_dir=values["imDir"],
+        frame_rate=frame_rate,
+        length=ints["seqLength"],
+        width=ints["imWidth"],
+        height=ints["imHeight"],
+        im_ext=ext if ext.startswith(".") else "." + ext,
+    )
+
+
+def _ini_sections(path: Path) -> dict[str, dict[str, str]]:
+    """The ``key=value`` lines of an INI file, by section; anything else is refused."""
     sections: dict[str, dict[str, str]] = {}
     current: dict[str, str] | None = None
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -173,13 +195,11 @@ def parse_seqinfo(path: Path) -> SeqInfo:
                 f"{path!s}, line {number}: {line[:80]!r} is not a [Section] header or a "
                 f"{where} line; expected e.g. 'seqLength=600' under [Sequence]."
             )
-    values = sections.get("Sequence", {})
-    missing = [key for key in _SEQINFO_KEYS if key not in values]
-    if missing:
-        raise DatasetLayoutError(
-            f"{path!s}: section [Sequence] lacks {', '.join(missing)}; expected keys "
-            f"{', '.join(_SEQINFO_KEYS)}."
-        )
+    return sections
+
+
+def _seqinfo_numbers(path: Path, values: dict[str, str]) -> tuple[dict[str, int], float | None]:
+    """The positive integers of ``[Sequence]`` and its optional frame rate."""
     ints = {}
     for key in _SEQINFO_INTS:
         try:
@@ -191,13 +211,4 @@ def parse_seqinfo(path: Path) -> SeqInfo:
         frame_rate = None if rate is None else _float(rate, "frameRate")
     except ValueError as err:
         raise DatasetLayoutError(f"{path!s}: {err}.") from None
-    ext = values["imExt"]
-    return SeqInfo(
-        name=values.get("name", path.parent.name),
-        im_dir=values["imDir"],
-        frame_rate=frame_rate,
-        length=ints["seqLength"],
-        width=ints["imWidth"],
-        height=ints["imHeight"],
-        im_ext=ext if ext.startswith(".") else "." + ext,
-    )
+    return ints, frame_rate

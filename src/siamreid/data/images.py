@@ -84,34 +84,44 @@ def to_rgb(image: Image.Image, what: str = "image") -> Image.Image:
     Raises:
         ImageLoadError: Pillow cannot convert this mode to RGB.
     """
+    grey = _wide_grey(image)
+    if grey is None:
+        return _convert_rgb(image, what)
+    channel = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(np.repeat(channel[..., None], 3, axis=2)))
+
+
+def _wide_grey(image: Image.Image) -> np.ndarray[Any, np.dtype[np.float64]] | None:
+    """Grey levels on a 0..255 scale of a 16-bit, 32-bit or float image; ``None`` otherwise."""
     mode = image.mode
     if mode.startswith("I;16"):
-        grey = np.asarray(image).astype(np.float64) / 257.0
-    elif mode == "I":
+        return np.asarray(image).astype(np.float64) / 257.0
+    if mode == "I":
         values = np.asarray(image).astype(np.float64)
         in_16_bits = values.size == 0 or (values.min() >= 0 and values.max() <= 65535)
-        grey = values / 257.0 if in_16_bits else _stretch(values)
-    elif mode == "F":
+        return values / 257.0 if in_16_bits else _stretch(values)
+    if mode == "F":
         values = np.nan_to_num(np.asarray(image).astype(np.float64), nan=0.0)
         low, high = (values.min(), values.max()) if values.size else (0.0, 0.0)
         if low >= 0 and high <= 1:
-            grey = values * 255.0
-        elif low >= 0 and high <= 255:
-            grey = values
-        else:
-            grey = _stretch(values)
-    else:
-        try:
-            source = image.convert("LA") if mode == "La" else image
-            rgb: Image.Image = source.convert("RGB")
-        except (ValueError, OSError) as err:
-            raise ImageLoadError(
-                f"Cannot convert {what} from Pillow mode {mode!r} to RGB: {err}. Save it as an "
-                "8-bit RGB or greyscale JPEG/PNG."
-            ) from err
-        return rgb
-    channel = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
-    return Image.fromarray(np.ascontiguousarray(np.repeat(channel[..., None], 3, axis=2)))
+            return values * 255.0
+        if low >= 0 and high <= 255:
+            return values
+        return _stretch(values)
+    return None
+
+
+def _convert_rgb(image: Image.Image, what: str) -> Image.Image:
+    """Pillow's own conversion (alpha dropped, ``La`` un-premultiplied first)."""
+    try:
+        source = image.convert("LA") if image.mode == "La" else image
+        rgb: Image.Image = source.convert("RGB")
+    except (ValueError, OSError) as err:
+        raise ImageLoadError(
+            f"Cannot convert {what} from Pillow mode {image.mode!r} to RGB: {err}. Save it as "
+            "an 8-bit RGB or greyscale JPEG/PNG."
+        ) from err
+    return rgb
 
 
 def _stretch(values: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, Any]:

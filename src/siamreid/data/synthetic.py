@@ -204,6 +204,27 @@ def make_synthetic_market(
         >>> folder = make_synthetic_market("data/synth", seed=0)  # doctest: +SKIP
         >>> Market1501(folder).load().summary()  # doctest: +SKIP
     """
+    _check_counts(num_train_ids, num_test_ids, cameras_per_id, images_per_camera)
+    base = Path(root) / MARKET1501_FOLDER
+    partial = _prepare(base, overwrite)
+    cameras = [_camera(np.random.default_rng([seed, 2, c])) for c in range(NUM_CAMERAS)]
+    writer = _Writer(partial, cameras)
+    for pid in range(1, num_train_ids + num_test_ids + 1):
+        split = "train" if pid <= num_train_ids else "test"
+        _write_identity(writer, seed, pid, split, cameras_per_id, images_per_camera)
+    _write_gallery_noise(
+        writer, seed, num_test_ids if num_distractors is None else num_distractors, 0
+    )
+    _write_gallery_noise(writer, seed, num_test_ids // 2 if num_junk is None else num_junk, -1)
+    return _publish(partial, base)
+
+
+def _check_counts(
+    num_train_ids: int,
+    num_test_ids: int,
+    cameras_per_id: tuple[int, int],
+    images_per_camera: tuple[int, int],
+) -> None:
     _check("num_train_ids", num_train_ids, 1)
     _check("num_test_ids", num_test_ids, 1)
     _check("images_per_camera", images_per_camera, 1)
@@ -211,29 +232,30 @@ def make_synthetic_market(
         raise ConfigError(f"cameras_per_id must lie within 2..6, got {cameras_per_id!r}.")
     if num_train_ids + num_test_ids > 9999:
         raise ConfigError("num_train_ids + num_test_ids must be <= 9999 (4-digit pids).")
-    base = Path(root) / MARKET1501_FOLDER
-    partial = _prepare(base, overwrite)
-    cameras = [_camera(np.random.default_rng([seed, 2, c])) for c in range(NUM_CAMERAS)]
-    writer = _Writer(partial, cameras)
+
+
+def _write_identity(
+    writer: _Writer,
+    seed: int,
+    pid: int,
+    split: str,
+    cameras_per_id: tuple[int, int],
+    images_per_camera: tuple[int, int],
+) -> None:
+    """One person's crops: training images, or one query and some gallery images per camera."""
+    person = random_person(np.random.default_rng([seed, 1, pid]))
+    pick = np.random.default_rng([seed, 4, pid])
     low, high = images_per_camera
-    for pid in range(1, num_train_ids + num_test_ids + 1):
-        person = random_person(np.random.default_rng([seed, 1, pid]))
-        pick = np.random.default_rng([seed, 4, pid])
-        n_cams = int(pick.integers(cameras_per_id[0], cameras_per_id[-1] + 1))
-        for camid in sorted(pick.choice(NUM_CAMERAS, size=n_cams, replace=False).tolist()):
-            if pid <= num_train_ids:
-                folders = ["bounding_box_train"] * int(pick.integers(low, high + 1))
-            else:
-                gallery = int(pick.integers(1, max(high - 1, 1) + 1))
-                folders = ["query"] + ["bounding_box_test"] * gallery
-            for j, folder in enumerate(folders):
-                rng = np.random.default_rng([seed, 3, pid, camid, j])
-                writer.write(folder, pid, camid, _render(person, cameras[camid], rng))
-    _write_gallery_noise(
-        writer, seed, num_test_ids if num_distractors is None else num_distractors, 0
-    )
-    _write_gallery_noise(writer, seed, num_test_ids // 2 if num_junk is None else num_junk, -1)
-    return _publish(partial, base)
+    n_cams = int(pick.integers(cameras_per_id[0], cameras_per_id[-1] + 1))
+    for camid in sorted(pick.choice(NUM_CAMERAS, size=n_cams, replace=False).tolist()):
+        if split == "train":
+            folders = ["bounding_box_train"] * int(pick.integers(low, high + 1))
+        else:
+            gallery = int(pick.integers(1, max(high - 1, 1) + 1))
+            folders = ["query"] + ["bounding_box_test"] * gallery
+        for j, folder in enumerate(folders):
+            rng = np.random.default_rng([seed, 3, pid, camid, j])
+            writer.write(folder, pid, camid, _render(person, writer.cameras[camid], rng))
 
 
 def _write_gallery_noise(writer: _Writer, seed: int, count: int, pid: int) -> None:

@@ -216,6 +216,30 @@ def _write_sequence(
     )
 
 
+def _write_sequences(
+    partial: Path,
+    num_sequences: int,
+    seed: int,
+    num_frames: int,
+    num_people: int,
+    frame_size: tuple[int, int],
+) -> None:
+    """``SYN-01``... under ``partial``: the first half (rounded up) in train, the rest in test."""
+    num_train = num_sequences - num_sequences // 2
+    for seq in range(1, num_sequences + 1):
+        name = f"SYN-{seq:02d}"
+        folder = partial / _SPLITS[seq > num_train] / name
+        _write_sequence(
+            folder,
+            name,
+            seq,
+            seed=seed,
+            num_frames=num_frames,
+            num_people=num_people,
+            frame_size=frame_size,
+        )
+
+
 def make_synthetic_mot(
     root: str | os.PathLike[str],
     *,
@@ -252,6 +276,24 @@ def make_synthetic_mot(
         >>> root = make_synthetic_mot("data/synth-mot", seed=0)  # doctest: +SKIP
         >>> MOTChallenge(root).load().summary()  # doctest: +SKIP
     """
+    _check_sizes(num_sequences, num_frames, num_people, frame_size)
+    base = Path(root)
+    targets = [base / split for split in _SPLITS]
+    _refuse_existing(targets, overwrite)
+    partial = temp_dir(base / ".synthetic-mot")
+    try:
+        _write_sequences(partial, num_sequences, seed, num_frames, num_people, frame_size)
+        for target in targets:
+            shutil.rmtree(target, ignore_errors=True)
+            (partial / target.name).rename(target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return base
+
+
+def _check_sizes(
+    num_sequences: int, num_frames: int, num_people: int, frame_size: tuple[int, int]
+) -> None:
     checks = {
         "num_sequences": (num_sequences, 2, 99),
         "num_frames": (num_frames, 2, 999_999),
@@ -262,32 +304,12 @@ def make_synthetic_mot(
     for field, (value, low, high) in checks.items():
         if not low <= value <= high:
             raise ConfigError(f"make_synthetic_mot: {field} must be in {low}..{high}, got {value}.")
-    base = Path(root)
-    targets = [base / split for split in _SPLITS]
+
+
+def _refuse_existing(targets: list[Path], overwrite: bool) -> None:
     for target in targets:
         if target.exists() and not overwrite:
             raise DatasetLayoutError(
                 f"{str(target)!r} already exists; pass overwrite=True (--overwrite) to replace "
                 "it, or choose another root."
             )
-    partial = temp_dir(base / ".synthetic-mot")
-    try:
-        num_train = num_sequences - num_sequences // 2
-        for seq in range(1, num_sequences + 1):
-            name = f"SYN-{seq:02d}"
-            folder = partial / _SPLITS[seq > num_train] / name
-            _write_sequence(
-                folder,
-                name,
-                seq,
-                seed=seed,
-                num_frames=num_frames,
-                num_people=num_people,
-                frame_size=frame_size,
-            )
-        for target in targets:
-            shutil.rmtree(target, ignore_errors=True)
-            (partial / target.name).rename(target)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return base

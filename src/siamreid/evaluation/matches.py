@@ -15,7 +15,7 @@ import torch
 
 from siamreid._checks import is_int
 from siamreid.errors import InputError
-from siamreid.evaluation._inputs import ArrayLike, as_feature_pair, as_ids
+from siamreid.evaluation._inputs import ArrayLike, IntArray, as_feature_pair, as_ids
 from siamreid.evaluation._ranking import Gallery, true_matches
 
 __all__ = ["TopMatches", "top_matches"]
@@ -67,16 +67,43 @@ def top_matches(
         raise InputError(f"k must be a positive integer, got {k!r}")
     query, gallery = as_feature_pair(query_feats, gallery_feats)
     num_q, num_g = int(query.shape[0]), int(gallery.shape[0])
+    qp, gp, qc, gc = _checked_labels(num_q, num_g, q_pids, g_pids, q_camids, g_camids)
+    dist = torch.cdist(query.float(), gallery.float()).cpu().numpy().astype(np.float64)
+    rows, dists = _nearest_valid(dist, qp, gp, qc, gc, min(int(k), num_g))
+    correct = (rows >= 0) & (gp[np.maximum(rows, 0)] == qp[:, None])
+    return TopMatches(rows, dists, correct)
+
+
+def _checked_labels(
+    num_q: int,
+    num_g: int,
+    q_pids: ArrayLike,
+    g_pids: ArrayLike,
+    q_camids: ArrayLike | None,
+    g_camids: ArrayLike | None,
+) -> tuple[IntArray, IntArray, IntArray | None, IntArray | None]:
+    """Query and gallery identities and cameras as int arrays of the right lengths."""
     qp = as_ids(q_pids, "q_pids", num_q, f"{num_q} queries")
     gp = as_ids(g_pids, "g_pids", num_g, f"{num_g} gallery items")
     if (q_camids is None) != (g_camids is None):
         raise InputError("pass both q_camids and g_camids, or neither (no camera rule)")
     qc = None if q_camids is None else as_ids(q_camids, "q_camids", num_q, f"{num_q} queries")
     gc = None if g_camids is None else as_ids(g_camids, "g_camids", num_g, f"{num_g} items")
-    dist = torch.cdist(query.float(), gallery.float()).cpu().numpy().astype(np.float64)
+    return qp, gp, qc, gc
+
+
+def _nearest_valid(
+    dist: npt.NDArray[np.float64],
+    qp: IntArray,
+    gp: IntArray,
+    qc: IntArray | None,
+    gc: IntArray | None,
+    k: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Each query's ``k`` nearest gallery rows and distances, its junk left out (-1 / inf pad)."""
+    num_q = len(qp)
     index = Gallery.build(gp, gc)
     lo, hi = index.segments(qp)
-    k = min(int(k), num_g)
     rows = np.full((num_q, k), -1, dtype=np.int64)
     dists = np.full((num_q, k), np.inf, dtype=np.float32)
     for q in range(num_q):
@@ -90,5 +117,4 @@ def top_matches(
         order = order[np.isfinite(row[order])]
         rows[q, : order.size] = order
         dists[q, : order.size] = row[order]
-    correct = (rows >= 0) & (gp[np.maximum(rows, 0)] == qp[:, None])
-    return TopMatches(rows, dists, correct)
+    return rows, dists

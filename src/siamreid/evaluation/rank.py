@@ -291,6 +291,19 @@ def _distance_chunks(
         yield start, dist
 
 
+def _check_metric(metric: str) -> None:
+    if metric not in ("euclidean", "cosine"):
+        raise InputError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
+
+
+def _same_dtype(query: torch.Tensor, gallery: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both feature sets in their common (promoted) dtype."""
+    if query.dtype == gallery.dtype:
+        return query, gallery
+    common = torch.promote_types(query.dtype, gallery.dtype)
+    return query.to(common), gallery.to(common)
+
+
 def evaluate_features(
     query_feats: ArrayLike,
     gallery_feats: ArrayLike,
@@ -332,13 +345,9 @@ def evaluate_features(
         >>> m = evaluate_features(qf, gf, q_pids, g_pids, q_camids, g_camids, metric="cosine")
         >>> m.to_dict()
     """
-    if metric not in ("euclidean", "cosine"):
-        raise InputError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
+    _check_metric(metric)
     check_chunk_size(chunk_size)
-    query, gallery = as_feature_pair(query_feats, gallery_feats)
-    if query.dtype != gallery.dtype:
-        common = torch.promote_types(query.dtype, gallery.dtype)
-        query, gallery = query.to(common), gallery.to(common)
+    query, gallery = _same_dtype(*as_feature_pair(query_feats, gallery_feats))
     num_q, num_g = query.shape[0], gallery.shape[0]
     source = f"features ({num_q} queries x {num_g} gallery items)"
     labels = _labels(num_q, num_g, (q_pids, g_pids), (q_camids, g_camids), source, exclude_self)

@@ -88,6 +88,22 @@ def calibrate_threshold(
         >>> t.threshold, t.true_accept_rate, t.false_accept_rate
         (0.55, 1.0, 0.0)
     """
+    same, diff = _checked_distances(distances_same, distances_diff, max_false_accept_rate)
+    values = np.unique(np.concatenate([same, diff]))
+    best = _best_candidate(same, diff, values, max_false_accept_rate)
+    threshold = _between(values, best - 1)
+    return DistanceThreshold(
+        threshold=threshold,
+        true_accept_rate=float(np.mean(same <= threshold)),
+        false_accept_rate=float(np.mean(diff <= threshold)),
+        num_same=int(same.size),
+        num_diff=int(diff.size),
+    )
+
+
+def _checked_distances(
+    distances_same: Any, distances_diff: Any, max_false_accept_rate: float | None
+) -> tuple[FloatArray, FloatArray]:
     same = _as_vector(distances_same, "distances_same")
     diff = _as_vector(distances_diff, "distances_diff")
     for name, values in (("distances_same", same), ("distances_diff", diff)):
@@ -97,24 +113,21 @@ def calibrate_threshold(
         raise InputError(
             f"max_false_accept_rate must be within [0, 1], got {max_false_accept_rate}."
         )
-    values = np.unique(np.concatenate([same, diff]))
+    return same, diff
+
+
+def _best_candidate(
+    same: FloatArray, diff: FloatArray, values: FloatArray, max_false_accept_rate: float | None
+) -> int:
+    """Index into ``[-inf, *values]`` of the distance the threshold sits just above."""
     # accepted counts when the threshold sits just above values[i]
     tar = np.searchsorted(np.sort(same), values, side="right") / same.size
     far = np.searchsorted(np.sort(diff), values, side="right") / diff.size
     # candidate -1: a threshold below every distance (accept nothing)
     tar, far = np.concatenate([[0.0], tar]), np.concatenate([[0.0], far])
     if max_false_accept_rate is None:
-        best = int(np.argmax(tar - far))
-    else:
-        best = int(np.flatnonzero(far <= max_false_accept_rate + 1e-12).max())
-    threshold = _between(values, best - 1)
-    return DistanceThreshold(
-        threshold=threshold,
-        true_accept_rate=float(np.mean(same <= threshold)),
-        false_accept_rate=float(np.mean(diff <= threshold)),
-        num_same=int(same.size),
-        num_diff=int(diff.size),
-    )
+        return int(np.argmax(tar - far))
+    return int(np.flatnonzero(far <= max_false_accept_rate + 1e-12).max())
 
 
 def pair_distances(embeddings: Any, ids: Any) -> tuple[FloatArray, FloatArray]:

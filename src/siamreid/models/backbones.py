@@ -160,26 +160,30 @@ def create_backbone(
     if img_size is not None and _fixed_input_size(name):
         kwargs["img_size"] = tuple(img_size)
     if weights is not None:
-        path = Path(weights)
-        if not path.is_file():
-            raise PretrainedWeightsError(
-                f"Weights file {str(path)!r} for backbone {name!r} does not exist. Pass the path "
-                "of a timm checkpoint (.safetensors, .pth or .bin) or weights=None."
-            )
-        try:
-            return timm.create_model(
-                name, pretrained=True, pretrained_cfg_overlay={"file": str(path)}, **kwargs
-            )
-        except (RuntimeError, KeyError, ValueError, OSError) as err:
-            raise PretrainedWeightsError(
-                f"Weights file {str(path)!r} does not fit backbone {name!r}: {err}. Check that "
-                "the file holds this architecture's ImageNet state dict."
-            ) from err
+        return _from_weights_file(name, Path(weights), kwargs)
     check_hub_access(name, pretrained=pretrained)
     try:
         return timm.create_model(name, pretrained=pretrained, **kwargs)
     except OSError as err:  # huggingface_hub raises OSError subclasses when offline
         raise _offline_error(name) from err
+
+
+def _from_weights_file(name: str, path: Path, kwargs: dict[str, Any]) -> nn.Module:
+    """Backbone ``name`` with the ImageNet weights of a local timm checkpoint file."""
+    if not path.is_file():
+        raise PretrainedWeightsError(
+            f"Weights file {str(path)!r} for backbone {name!r} does not exist. Pass the path "
+            "of a timm checkpoint (.safetensors, .pth or .bin) or weights=None."
+        )
+    try:
+        return timm.create_model(
+            name, pretrained=True, pretrained_cfg_overlay={"file": str(path)}, **kwargs
+        )
+    except (RuntimeError, KeyError, ValueError, OSError) as err:
+        raise PretrainedWeightsError(
+            f"Weights file {str(path)!r} does not fit backbone {name!r}: {err}. Check that "
+            "the file holds this architecture's ImageNet state dict."
+        ) from err
 
 
 def backbone_data_config(backbone: nn.Module) -> BackboneDataConfig:

@@ -128,11 +128,17 @@ class History:
 
     @classmethod
     def read_jsonl(cls, path: str | os.PathLike[str]) -> History:
-        """Read a ``metrics.jsonl`` file; a torn last line (killed mid-write) is dropped."""
+        """Read a ``metrics.jsonl`` file; lines that are not a JSON object are skipped.
+
+        Such a line is a torn last line (the run was killed mid-write), a blank line, or
+        something else appended to the file by hand.
+        """
         rows: list[dict[str, Any]] = []
         for line in Path(path).read_text(encoding="utf-8").splitlines():
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(row, dict):
+                rows.append(row)
         return cls.from_list(rows)

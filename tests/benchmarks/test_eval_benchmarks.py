@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -13,17 +13,15 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-def _report() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_report", BENCHMARKS / "_report.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def report(script_module: Callable[[str], ModuleType]) -> ModuleType:
+    """``benchmarks/_report.py``, the one writer of ``docs/benchmarks.md`` sections."""
+    return script_module("benchmarks/_report.py")
 
 
-def test_write_section_creates_replaces_and_keeps_other_sections(tmp_path: Path) -> None:
-    report = _report()
+def test_write_section_creates_replaces_and_keeps_other_sections(
+    report: ModuleType, tmp_path: Path
+) -> None:
     doc = tmp_path / "docs" / "benchmarks.md"
     report.write_section("eval", "first", doc, machine="test box")
     assert doc.read_text().startswith("# Benchmarks")
@@ -37,8 +35,9 @@ def test_write_section_creates_replaces_and_keeps_other_sections(tmp_path: Path)
     assert text.index("bench:eval:start") < text.index("bench:other:start")  # stays in place
 
 
-def test_write_section_rejects_bad_names_and_stamps_the_machine(tmp_path: Path) -> None:
-    report = _report()
+def test_write_section_rejects_bad_names_and_stamps_the_machine(
+    report: ModuleType, tmp_path: Path
+) -> None:
     with pytest.raises(ValueError, match="section name"):
         report.write_section("Bad Name", "x", tmp_path / "b.md")
     report.write_section("eval", "x", tmp_path / "b.md")
@@ -48,8 +47,8 @@ def test_write_section_rejects_bad_names_and_stamps_the_machine(tmp_path: Path) 
     assert "numpy " in stamp
 
 
-def test_markdown_table() -> None:
-    table = _report().markdown_table(["a", "b"], [[1, "x"], [2.5, "y"]])
+def test_markdown_table(report: ModuleType) -> None:
+    table = report.markdown_table(["a", "b"], [[1, "x"], [2.5, "y"]])
     assert table.splitlines() == ["| a | b |", "|---|---|", "| 1 | x |", "| 2.5 | y |"]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,8 @@ from PIL import Image
 
 from siamreid.data.synthetic_mot import make_synthetic_mot
 from siamreid.errors import ExportError
-from siamreid.export import _InputRenorm, to_boxmot, to_onnx, verify_onnx, write_boxmot_metadata
+from siamreid.export import to_boxmot, to_onnx, verify_onnx, write_boxmot_metadata
+from siamreid.export._normalisation import InputRenorm
 from siamreid.models import SiameseEmbedder
 
 ort = pytest.importorskip("onnxruntime")
@@ -47,14 +49,6 @@ def _no_installs_at_run_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(RequirementsChecker, "_run_install", refuse)
 
 
-def _model(backbone: str) -> SiameseEmbedder:
-    torch.manual_seed(0)
-    model = SiameseEmbedder(backbone, DIM, pretrained=False, input_size=SIZE)
-    with torch.no_grad():  # non-trivial BatchNorm statistics
-        model.train()(torch.randn(8, 3, *SIZE))
-    return model.eval()
-
-
 def _crops(count: int, scale: int, seed: int) -> list[np.ndarray]:
     """BGR uint8 crops of blocky colour patterns, ``scale`` times the model's input size."""
     rng = np.random.default_rng(seed)
@@ -74,10 +68,12 @@ def _cosines(model: SiameseEmbedder, onnx_path: Path, crops: list[np.ndarray]) -
 
 @pytest.fixture(scope="module", params=["test_efficientnet", "test_vit"])
 def exported(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    tiny_model_factory: Callable[..., SiameseEmbedder],
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[SiameseEmbedder, Path]:
     """An ImageNet-statistics backbone and a mean/std 0.5 one, written by to_boxmot."""
-    model = _model(request.param)
+    model = tiny_model_factory(request.param, DIM, calibrated=True)
     folder = tmp_path_factory.mktemp(request.param)
     return model, to_boxmot(model, folder / "reid.onnx", exporter="torchscript")
 
@@ -95,8 +91,10 @@ def test_boxmot_features_equal_embed(exported: tuple[SiameseEmbedder, Path], sca
     assert cosines.min() >= 0.995, cosines
 
 
-def test_a_fixed_batch_file_runs_in_chunks(tmp_path: Path) -> None:
-    model = _model("test_vit")
+def test_a_fixed_batch_file_runs_in_chunks(
+    tiny_model_factory: Callable[..., SiameseEmbedder], tmp_path: Path
+) -> None:
+    model = tiny_model_factory("test_vit", DIM, calibrated=True)
     path = to_onnx(
         model,
         tmp_path / "reid.onnx",
@@ -111,9 +109,11 @@ def test_a_fixed_batch_file_runs_in_chunks(tmp_path: Path) -> None:
     assert _cosines(model, path, _crops(5, 1, seed=3)).min() >= 0.995  # 2 + 2 + 1 (padded)
 
 
-def test_without_the_folded_normalisation_a_vit_disagrees(tmp_path: Path) -> None:
+def test_without_the_folded_normalisation_a_vit_disagrees(
+    tiny_model_factory: Callable[..., SiameseEmbedder], tmp_path: Path
+) -> None:
     """The guard's guard: BoxMOT on a graph expecting mean/std 0.5 gives other embeddings."""
-    model = _model("test_vit")
+    model = tiny_model_factory("test_vit", DIM, calibrated=True)
     path = to_onnx(model, tmp_path / "reid.onnx", exporter="torchscript", input_norm="model")
     write_boxmot_metadata(path, model)
     assert _cosines(model, path, _crops(6, 1, seed=0)).min() < 0.99
@@ -153,21 +153,33 @@ def test_verify_onnx_feeds_the_graph_its_own_normalisation(
 
 def test_renorm_maps_imagenet_input_onto_the_model_statistics() -> None:
     imagenet = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-    renorm = _InputRenorm(*imagenet, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    renorm = InputRenorm(*imagenet, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
     pixels = torch.rand(2, 3, 4, 4)
     mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in imagenet)
     expected = (pixels - 0.5) / 0.5
     torch.testing.assert_close(renorm((pixels - mean) / std), expected)
 
 
-def test_to_boxmot_needs_an_onnx_suffix(tmp_path: Path) -> None:
+def test_to_boxmot_needs_an_onnx_suffix(
+    tiny_model_factory: Callable[..., SiameseEmbedder], tmp_path: Path
+) -> None:
     with pytest.raises(ExportError, match=r"does not end in '\.onnx'"):
-        to_boxmot(_model("test_efficientnet"), tmp_path / "reid.bin", verify=False)
+        to_boxmot(
+            tiny_model_factory("test_efficientnet", DIM, calibrated=True),
+            tmp_path / "reid.bin",
+            verify=False,
+        )
 
 
-def test_unknown_input_norm_is_named(tmp_path: Path) -> None:
+def test_unknown_input_norm_is_named(
+    tiny_model_factory: Callable[..., SiameseEmbedder], tmp_path: Path
+) -> None:
     with pytest.raises(ExportError, match="input_norm is 'clip'"):
-        to_onnx(_model("test_efficientnet"), tmp_path / "x.onnx", input_norm="clip")  # type: ignore[arg-type]
+        to_onnx(
+            tiny_model_factory("test_efficientnet", DIM, calibrated=True),
+            tmp_path / "x.onnx",
+            input_norm="clip",
+        )  # type: ignore[arg-type]
 
 
 def _pedestrian_boxes(sequence: Path, min_visibility: float) -> dict[int, list[tuple[int, ...]]]:
@@ -186,8 +198,10 @@ def _pedestrian_boxes(sequence: Path, min_visibility: float) -> dict[int, list[t
     return frames
 
 
-def test_botsort_tracks_the_synthetic_mot_sequence_with_a_siamreid_model(tmp_path: Path) -> None:
-    model = _model("test_efficientnet")
+def test_botsort_tracks_the_synthetic_mot_sequence_with_a_siamreid_model(
+    tiny_model_factory: Callable[..., SiameseEmbedder], tmp_path: Path
+) -> None:
+    model = tiny_model_factory("test_efficientnet", DIM, calibrated=True)
     weights = to_boxmot(model, tmp_path / "reid.onnx", exporter="torchscript")
     root = make_synthetic_mot(tmp_path / "mot", num_sequences=2, num_frames=40, num_people=4)
     sequence = next((root / "test").iterdir())

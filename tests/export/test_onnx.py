@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,17 +20,9 @@ onnx = pytest.importorskip("onnx")
 SIZE = (64, 32)
 
 
-def _model(seed: int) -> SiameseEmbedder:
-    torch.manual_seed(seed)
-    model = SiameseEmbedder("test_efficientnet", 16, pretrained=False, input_size=SIZE)
-    with torch.no_grad():  # non-trivial BatchNorm statistics
-        model.train()(torch.randn(8, 3, *SIZE))
-    return model
-
-
 @pytest.fixture(scope="module")
-def model() -> SiameseEmbedder:
-    return _model(0)
+def model(tiny_model_factory: Callable[..., SiameseEmbedder]) -> SiameseEmbedder:
+    return tiny_model_factory(seed=0, calibrated=True)
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +49,10 @@ def test_onnxruntime_matches_pytorch(model: SiameseEmbedder, exported: Path, bat
     assert np.abs(got - _torch(model, images)).max() <= 1e-4
 
 
-def test_export_leaves_the_model_as_it_was(tmp_path: Path) -> None:
-    model = _model(1)
+def test_export_leaves_the_model_as_it_was(
+    tiny_model_factory: Callable[..., SiameseEmbedder], tmp_path: Path
+) -> None:
+    model = tiny_model_factory(seed=1, calibrated=True)
     model.train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     to_onnx(model, tmp_path / "m.onnx", exporter="torchscript")
@@ -90,9 +85,11 @@ def test_torchscript_exporter_with_a_fixed_batch(model: SiameseEmbedder, tmp_pat
     assert np.abs(_run(path, images) - _torch(model, images)).max() <= 1e-4
 
 
-def test_verify_catches_a_model_that_differs(exported: Path) -> None:
+def test_verify_catches_a_model_that_differs(
+    tiny_model_factory: Callable[..., SiameseEmbedder], exported: Path
+) -> None:
     with pytest.raises(ExportError, match="disagrees with PyTorch: max abs difference"):
-        verify_onnx(exported, _model(2))
+        verify_onnx(exported, tiny_model_factory(seed=2, calibrated=True))
 
 
 def test_verify_reports_the_difference(model: SiameseEmbedder, exported: Path) -> None:
