@@ -163,7 +163,8 @@ def test_cross_domain_guide(run_page: Callable[[str], dict[str, Any]]) -> None:
 
 def test_triplet_formulations_guide(run_page: Callable[[str], dict[str, Any]]) -> None:
     ns = run_page("guides/triplet-formulations.md")
-    assert ns["siamese"].sampler == "triplet"
+    assert ns["siamese"].sampling.kind == "triplet"
+    assert ns["strong_baseline"].sampling.p == 16
     losses = ns["strong_baseline"].losses
     assert [t.kind for t in losses] == ["triplet", "id"]
     assert losses[0].miner == "batch_hard"
