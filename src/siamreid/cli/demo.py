@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from siamreid.demo import demo_recipe, run_demo
+from siamreid.runs.demo import demo_recipe, run_demo
 
 
 def register(subparsers: Any) -> None:

@@ -17,7 +17,7 @@ from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError
 from siamreid.evaluation import RankMetrics, evaluate_features, evaluate_rank, re_rank_features
 from siamreid.models.embedder import SiameseEmbedder
-from siamreid.report import cross_domain_table
+from siamreid.runs.report import cross_domain_table
 
 Metric: TypeAlias = Literal["cosine", "euclidean"]
 

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from siamreid.pipeline import run_recipe
-from siamreid.run_folder import RECIPE_FILE
+from siamreid.runs.folder import RECIPE_FILE
+from siamreid.runs.pipeline import run_recipe
 from siamreid.training.recipe import load_recipe
 
 

@@ -25,8 +25,8 @@ from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError, PretrainedWeightsError, RunFolderError
 from siamreid.models.backbones import check_hub_access
 from siamreid.models.embedder import SiameseEmbedder
-from siamreid.report import cross_domain_table, rank_gallery, write_report
-from siamreid.run_folder import (
+from siamreid.runs.report import cross_domain_table, rank_gallery, write_report
+from siamreid.runs.folder import (
     RECIPE_FILE,
     check_resume,
     check_run_folder,

@@ -13,7 +13,7 @@ from PIL import Image
 from siamreid.data.samples import ReidSample
 from siamreid.evaluation import evaluate_rank
 from siamreid.models import SiameseEmbedder
-from siamreid.report import rank_gallery, write_report
+from siamreid.runs.report import rank_gallery, write_report
 from siamreid.training.history import EpochRecord, History
 
 pytest.importorskip("matplotlib")

@@ -19,7 +19,7 @@ from siamreid.data.config import DataConfig
 from siamreid.data.transforms import TransformConfig
 from siamreid.losses import LossTermConfig
 from siamreid.models.config import ModelConfig
-from siamreid.pipeline import run_recipe
+from siamreid.runs.pipeline import run_recipe
 from siamreid.training.config import TrainerConfig
 from siamreid.training.recipe import Recipe
 
