@@ -1,63 +1,73 @@
 """The offline demo: synthetic data → evaluate → train a few CPU minutes → evaluate → report.
 
-Backbone choice for the demo: ``resnet18`` at 64x32 learns fastest on a 2-core CPU from scratch
-(no pretrained weights offline): plain 3x3 convolutions run well on CPU, and a quarter of the
-input side cuts the cost 16-fold. Augmentation is light (flip, 4-pixel pad-and-crop, no random
-erasing): with a few hundred steps from scratch, erasing halves the reachable mAP.
-EfficientNet-B0 at 256x128 stays the default of the full recipe
-(``configs/market1501_efficientnet_b0.yaml``), which is meant for GPUs with ImageNet weights.
+The recipe is data, ``configs/demo_cpu.yaml``, with the reasons for its settings as comments.
+An installed wheel carries it as ``siamreid/configs/demo_cpu.yaml``; a source checkout (also
+an editable install) reads the repository's ``configs/`` folder.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from siamreid.data.config import DataConfig
-from siamreid.data.transforms import TransformConfig
-from siamreid.losses import LossTermConfig
-from siamreid.models.config import ModelConfig
-from siamreid.runs.pipeline import run_recipe
-from siamreid.training.config import TrainerConfig
-from siamreid.training.recipe import Recipe
+import yaml
 
-__all__ = ["demo_recipe", "run_demo"]
+from siamreid.errors import ConfigError
+from siamreid.runs.pipeline import run_recipe
+from siamreid.training.recipe import Recipe, recipe_from_dict
+
+__all__ = ["DEMO_CONFIG", "demo_config_text", "demo_recipe", "run_demo"]
+
+DEMO_CONFIG = "demo_cpu.yaml"
+# src/siamreid/runs/demo.py -> the repository root, where configs/ is
+_SOURCE_CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+
+
+def demo_config_text() -> str:
+    """The text of ``demo_cpu.yaml``: the installed package's copy, else the checkout's.
+
+    Raises:
+        ConfigError: Neither is there (a broken install).
+    """
+    packaged = resources.files("siamreid").joinpath("configs", DEMO_CONFIG)
+    if packaged.is_file():
+        return packaged.read_text("utf-8")
+    source = _SOURCE_CONFIGS / DEMO_CONFIG
+    if source.is_file():
+        return source.read_text("utf-8")
+    raise ConfigError(
+        f"The demo's recipe {DEMO_CONFIG} is neither in the installed package "
+        f"(siamreid/configs/) nor in {str(_SOURCE_CONFIGS)!r}; reinstall siamreid."
+    )
 
 
 def demo_recipe(
     out_dir: str | os.PathLike[str],
     *,
-    backbone: str = "resnet18",
-    epochs: int = 12,
-    seed: int = 0,
+    backbone: str | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
 ) -> Recipe:
-    """The demo's recipe: synthetic data in ``out_dir/data``, a small CPU-friendly model."""
-    return Recipe(
-        model=ModelConfig(
-            backbone=backbone, embedding_dim=128, pretrained=False, input_size=(64, 32)
-        ),
-        data=DataConfig(dataset="synthetic", root=str(Path(out_dir) / "data"), seed=seed),
-        trainer=TrainerConfig(
-            epochs=epochs,
-            p=8,
-            k=4,
-            lr=3e-3,
-            warmup_epochs=1,
-            scheduler="cosine",
-            augment=TransformConfig(height=64, width=32, pad=4, random_erasing_prob=0.0),
-            losses=(
-                # From scratch, raw-feature distances barely move in a few hundred steps
-                # (their scale dwarfs the margin); normalised ones learn at once.
-                LossTermConfig(
-                    kind="triplet", margin=0.3, miner="batch_hard", distance="normalized_euclidean"
-                ),
-                LossTermConfig(kind="id", label_smoothing=0.1),
-            ),
-            seed=seed,
-        ),
-    )
+    """The demo's recipe (``configs/demo_cpu.yaml``) with its synthetic data in ``out_dir/data``.
+
+    Args:
+        out_dir: The run folder; the data goes to ``out_dir/data``.
+        backbone: ``model.backbone`` (default: the file's).
+        epochs: ``trainer.epochs`` (default: the file's).
+        seed: ``data.seed`` and ``trainer.seed`` (default: the file's).
+    """
+    data = yaml.safe_load(demo_config_text())
+    data["data"]["root"] = str(Path(out_dir) / "data")
+    if backbone is not None:
+        data["model"]["backbone"] = backbone
+    if epochs is not None:
+        data["trainer"]["epochs"] = epochs
+    if seed is not None:
+        data["data"]["seed"] = data["trainer"]["seed"] = seed
+    return recipe_from_dict(data)
 
 
 def run_demo(
