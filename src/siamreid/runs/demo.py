@@ -32,7 +32,7 @@ def demo_config_text() -> str:
     Raises:
         ConfigError: Neither is there (a broken install).
     """
-    packaged = resources.files("siamreid").joinpath("configs", DEMO_CONFIG)
+    packaged = resources.files("siamreid") / "configs" / DEMO_CONFIG
     if packaged.is_file():
         return packaged.read_text("utf-8")
     source = _SOURCE_CONFIGS / DEMO_CONFIG
