@@ -25,7 +25,7 @@ import json
 from pathlib import Path
 
 from siamreid import load_recipe
-from siamreid.pipeline import run_recipe
+from siamreid.runs.pipeline import run_recipe
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "market1501_efficientnet_b0.yaml"
 

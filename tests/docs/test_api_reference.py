@@ -25,6 +25,10 @@ PUBLIC_MODULES = [
     "siamreid.errors",
     "siamreid.models.serialization",
     "siamreid.export",
+    "siamreid.runs.pipeline",
+    "siamreid.runs.demo",
+    "siamreid.runs.report",
+    "siamreid.runs.folder",
 ]
 _DIRECTIVE = re.compile(r"^:::[ \t]+([\w.]+)[ \t]*$", re.MULTILINE)
 

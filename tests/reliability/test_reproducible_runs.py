@@ -19,7 +19,7 @@ from reliability_helpers import siamreid
 from safetensors.torch import load_file
 
 from siamreid import SiameseEmbedder, TrainerConfig
-from siamreid.pipeline import build_model
+from siamreid.runs.pipeline import build_model
 from siamreid.training.recipe import Recipe
 
 WEIGHTS = Path("model") / "model.safetensors"

@@ -11,11 +11,11 @@ from pathlib import Path
 import torch
 
 from siamreid.data.datasets import BadImagePolicy, unreadable_images
-from siamreid.data.images import IMAGE_SUFFIXES, image_paths
+from siamreid.data.images import find_images
 from siamreid.errors import DatasetLayoutError, InputError
 from siamreid.models import load_pretrained
 from siamreid.models.embedder import SiameseEmbedder
-from siamreid.training.device import select_device
+from siamreid.training.device import default_num_workers, select_device
 
 __all__ = [
     "add_embedding_options",
@@ -31,20 +31,14 @@ CHECKPOINT_HELP = (
 )
 
 
-def default_workers() -> int:
-    """DataLoader workers: the usable cores, at most 8."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return min(8, cores or 1)
-
-
 def add_embedding_options(parser: argparse.ArgumentParser, *, flip: bool = True) -> None:
     """``--batch-size``, ``--workers``, ``--device`` (and ``--flip``)."""
     parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass")
     parser.add_argument(
         "--workers",
         type=int,
-        default=default_workers(),
-        help="image decoding processes (default: the usable cores, at most 8; 0: none)",
+        help="image decoding processes (default: as in training, one per spare core up to 8 "
+        "and none on CPU-only machines of 1 or 2 cores; 0: none)",
     )
     parser.add_argument(
         "--device", help="cpu, cuda, cuda:1, mps... (default: CUDA, then MPS, then CPU)"
@@ -83,7 +77,7 @@ def list_images(
     With ``on_bad_image="skip"`` every image is decoded once and the unreadable ones are left
     out, each named in a warning on stderr.
     """
-    found = _image_files(source, what)
+    found = find_images(source, what)
     if on_bad_image == "raise":
         return found
     bad = unreadable_images(found)
@@ -95,35 +89,20 @@ def list_images(
     return kept
 
 
-def _image_files(source: str | os.PathLike[str], what: str) -> list[Path]:
-    path = Path(source)
-    if path.is_file():
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            raise DatasetLayoutError(
-                f"{what} {str(path)!r} is not an image ({', '.join(sorted(IMAGE_SUFFIXES))})."
-            )
-        return [path]
-    if not path.is_dir():
-        raise DatasetLayoutError(f"{what} {str(path)!r} does not exist; check the path.")
-    found = image_paths(path)
-    if not found:
-        raise DatasetLayoutError(
-            f"{what} {str(path)!r} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})."
-        )
-    return found
-
-
 def embed_paths(
     model: SiameseEmbedder,
     paths: Sequence[Path],
     *,
     batch_size: int,
-    workers: int,
+    workers: int | None,
     flip: bool = False,
     desc: str = "embedding",
 ) -> torch.Tensor:
     """Float32 ``[N, D]`` embeddings of image files (``SiameseEmbedder.embed``, with the
-    command's options and a progress bar on terminals)."""
+    command's options and a progress bar on terminals); ``workers=None`` counts them as the
+    Trainer does for the model's device."""
+    if workers is None:
+        workers = default_num_workers(next(model.parameters()).device)
     if batch_size < 1 or workers < 0:
         raise InputError(
             f"--batch-size must be >= 1 and --workers >= 0; got {batch_size}, {workers}."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from siamreid.demo import demo_recipe, run_demo
+from siamreid.runs.demo import demo_recipe, run_demo
 
 
 def register(subparsers: Any) -> None:
@@ -14,12 +14,13 @@ def register(subparsers: Any) -> None:
         "demo",
         help="generate synthetic data, train a few minutes on CPU, report",
         description="Generate the synthetic Market-1501, evaluate the untrained model, train, "
-        "evaluate again, and write metrics.json, losses.png and ranked.png.",
+        "evaluate again, and write metrics.json, losses.png and ranked.png. The recipe is "
+        "configs/demo_cpu.yaml (its comments say why); the options below override it.",
     )
     parser.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    parser.add_argument("--backbone", default="resnet18", help="timm model name")
-    parser.add_argument("--epochs", type=int, default=12, help="training epochs")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--backbone", help="timm model name (default: the recipe's)")
+    parser.add_argument("--epochs", type=int, help="training epochs (default: the recipe's)")
+    parser.add_argument("--seed", type=int, help="data and training seed (default: the recipe's)")
     parser.add_argument(
         "--overwrite",
         action="store_true",

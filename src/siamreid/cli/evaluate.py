@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Any
 
 import torch
 
@@ -17,9 +17,8 @@ from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError
 from siamreid.evaluation import RankMetrics, evaluate_features, evaluate_rank, re_rank_features
 from siamreid.models.embedder import SiameseEmbedder
-from siamreid.report import cross_domain_table
-
-Metric: TypeAlias = Literal["cosine", "euclidean"]
+from siamreid.runs.report import cross_domain_table
+from siamreid.typing import Metric
 
 
 def register(subparsers: Any) -> None:
@@ -87,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     """Load the model and each test dataset, embed, evaluate, print."""
     sources = _test_sources(args)
     model = load_model(args.checkpoint, args.device)
-    metric: Metric = "cosine" if model.config.normalize else "euclidean"
+    metric = model.config.metric
     results: dict[str, RankMetrics] = {}
     for source in sources:
         splits = load_source(source)

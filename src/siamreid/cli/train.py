@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from siamreid.pipeline import run_recipe
-from siamreid.run_folder import RECIPE_FILE
-from siamreid.training.recipe import load_recipe
+from siamreid.runs.folder import load_run_recipe
+from siamreid.runs.pipeline import run_recipe
 
 
 def register(subparsers: Any) -> None:
@@ -43,10 +41,6 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the recipe, then train and evaluate it."""
-    config = args.config
-    stored = Path(args.out) / RECIPE_FILE
-    if config is None and args.resume and stored.is_file():
-        config = stored
-    recipe = load_recipe(config, args.overrides)
+    recipe = load_run_recipe(args.out, args.config, args.overrides, resume=args.resume)
     run_recipe(recipe, args.out, resume=args.resume, overwrite=args.overwrite)
     return 0

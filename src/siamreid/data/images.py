@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from siamreid.errors import ImageLoadError
+from siamreid.errors import DatasetLayoutError, ImageLoadError
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "find_images",
     "image_paths",
     "load_image",
     "to_rgb",
@@ -154,6 +155,31 @@ def image_paths(folder: str | os.PathLike[str]) -> list[Path]:
             duplicates,
         )
     return kept
+
+
+def find_images(source: str | os.PathLike[str], what: str = "image source") -> list[Path]:
+    """One image file, or the images below a folder (:func:`image_paths`).
+
+    Args:
+        source: An image file or a folder.
+        what: How the caller names ``source`` in errors (``"QUERY"`` on the command line).
+
+    Raises:
+        DatasetLayoutError: ``source`` does not exist, is a file but not an image, or is a
+            folder that holds no images.
+    """
+    path = Path(source)
+    suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+    if path.is_file():
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise DatasetLayoutError(f"{what} {str(path)!r} is not an image ({suffixes}).")
+        return [path]
+    if not path.is_dir():
+        raise DatasetLayoutError(f"{what} {str(path)!r} does not exist; check the path.")
+    found = image_paths(path)
+    if not found:
+        raise DatasetLayoutError(f"{what} {str(path)!r} holds no images ({suffixes}).")
+    return found
 
 
 def walk_images(folder: str | os.PathLike[str]) -> tuple[list[Path], int]:

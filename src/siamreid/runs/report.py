@@ -93,12 +93,25 @@ def write_report(
     Returns:
         The content of ``metrics.json``.
     """
-    import matplotlib.pyplot as plt
-
-    from siamreid.viz import plot_activation_maps, plot_losses, plot_ranked_matches
+    import matplotlib.pyplot  # noqa: F401  (without siamreid[viz], fail before writing a file)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    report = _metrics_record(before, after, history, train_seconds, extra, test_sets)
+    atomic_write_json(out / "metrics.json", report)
+    _draw(out, history, ranked, query, gallery, model)
+    return report
+
+
+def _metrics_record(
+    before: RankMetrics,
+    after: RankMetrics,
+    history: History,
+    train_seconds: float,
+    extra: dict[str, Any] | None,
+    test_sets: Mapping[str, tuple[RankMetrics, RankMetrics]] | None,
+) -> dict[str, Any]:
+    """The content of ``metrics.json``."""
     rates = [r.images_per_second for r in history]
     report: dict[str, Any] = {
         "before": before.to_dict(),
@@ -113,21 +126,36 @@ def write_report(
             label: {"before": b.to_dict(), "after": a.to_dict()}
             for label, (b, a) in test_sets.items()
         }
-    atomic_write_json(out / "metrics.json", report)
-    plt.close(plot_losses(history, out / "losses.png"))
-    if ranked is not None and query is not None and gallery is not None:
-        fig = plot_ranked_matches(
-            [query[i].path for i in ranked.query_rows],
-            [[gallery[j].path for j in row] for row in ranked.gallery_rows],
-            ranked.correct,
-            out / "ranked.png",
-            distances=ranked.distances,
-        )
-        plt.close(fig)
-        if model is not None:
-            queries = [query[i].path for i in ranked.query_rows]
-            plt.close(plot_activation_maps(model, queries, out / "actmaps.png"))
     return report
+
+
+def _draw(
+    out: Path,
+    history: History,
+    ranked: RankedMatches | None,
+    query: list[ReidSample] | None,
+    gallery: list[ReidSample] | None,
+    model: SiameseEmbedder | None,
+) -> None:
+    """``losses.png``; with the ranked matches ``ranked.png``; with the model ``actmaps.png``."""
+    import matplotlib.pyplot as plt
+
+    from siamreid.viz import plot_activation_maps, plot_losses, plot_ranked_matches
+
+    plt.close(plot_losses(history, out / "losses.png"))
+    if ranked is None or query is None or gallery is None:
+        return
+    queries = [query[i].path for i in ranked.query_rows]
+    fig = plot_ranked_matches(
+        queries,
+        [[gallery[j].path for j in row] for row in ranked.gallery_rows],
+        ranked.correct,
+        out / "ranked.png",
+        distances=ranked.distances,
+    )
+    plt.close(fig)
+    if model is not None:
+        plt.close(plot_activation_maps(model, queries, out / "actmaps.png"))
 
 
 _TABLE_COLUMNS = (("Rank-1", "rank1"), ("Rank-5", "rank5"), ("Rank-10", "rank10"))

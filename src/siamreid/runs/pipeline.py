@@ -25,16 +25,17 @@ from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError, PretrainedWeightsError, RunFolderError
 from siamreid.models.backbones import check_hub_access
 from siamreid.models.embedder import SiameseEmbedder
-from siamreid.report import cross_domain_table, rank_gallery, write_report
-from siamreid.run_folder import (
+from siamreid.runs.folder import (
     RECIPE_FILE,
     check_resume,
     check_run_folder,
     clear_run_folder,
 )
+from siamreid.runs.report import cross_domain_table, rank_gallery, write_report
 from siamreid.training.config import TrainerConfig
 from siamreid.training.device import select_device
 from siamreid.training.distributed import DistContext
+from siamreid.training.history import History
 from siamreid.training.recipe import Recipe, save_recipe
 from siamreid.training.trainer import Trainer
 from siamreid.training.validation import ValidationResult
@@ -105,19 +106,13 @@ def run_recipe(
     start = time.perf_counter()
     dist = DistContext.from_env()
     if not dist.is_main:
-        dist.barrier()  # rank 0 checks the folder and loads first (it may generate data)
-        splits = _load_train(recipe)
-        resolved = _resolved(recipe, splits, out, resume)
-        Trainer(build_model(resolved), resolved.trainer, dist=dist).fit(splits.train, splits)
+        _train_alongside(recipe, out, resume=resume, dist=dist)
         return {}
     check_run_folder(out, resume=resume, overwrite=overwrite)  # before the lock file is made
     _check_recipe(recipe)
     with writer_lock(out, what="run folder", error=RunFolderError):
         data, resolved = _prepare(recipe, out, resume=resume, overwrite=overwrite, dist=dist)
-        echo(data.train.summary())
-        for test in data.tests.values():
-            if test is not data.train:
-                echo(test.summary())
+        _echo_summaries(data, echo)
         report = _train_and_report(resolved, data, out, dist, echo)
     report["total_seconds"] = time.perf_counter() - start
     echo(
@@ -125,6 +120,22 @@ def run_recipe(
         f"({report['total_seconds']:.0f} s in all)"
     )
     return report
+
+
+def _train_alongside(recipe: Recipe, out: Path, *, resume: bool, dist: DistContext) -> None:
+    """A ``torchrun`` process other than rank 0: wait for rank 0's checks and data, then train."""
+    dist.barrier()  # rank 0 checks the folder and loads first (it may generate data)
+    splits = _load_train(recipe)
+    resolved = _resolved(recipe, splits, out, resume)
+    Trainer(build_model(resolved), resolved.trainer, dist=dist).fit(splits.train, splits)
+
+
+def _echo_summaries(data: TrainTestSplits, echo: Callable[[str], Any]) -> None:
+    """One line per dataset: the training set's, then each test set that is not it."""
+    echo(data.train.summary())
+    for test in data.tests.values():
+        if test is not data.train:
+            echo(test.summary())
 
 
 def _prepare(
@@ -199,38 +210,74 @@ def _train_and_report(
     dist: DistContext,
     echo: Callable[[str], Any],
 ) -> dict[str, Any]:
-    """Evaluate on every test set, train, evaluate again, write the report.
+    """Evaluate on every test set, train, evaluate again, write the report and the model.
 
     The first test set is the one validated during training and drawn in ``ranked.png``; its
     metrics are ``metrics.json``'s ``before``/``after``, and every test set's are under
     ``test_sets``.
     """
-    model_cfg, trainer_cfg = resolved.model, resolved.trainer
     model = build_model(resolved)
-    trainer = Trainer(model, trainer_cfg, dist=dist)
-    first, val = next(iter(data.tests.items()))
-
-    def evaluate(when: str) -> dict[str, ValidationResult]:  # the same call before and after
-        results = {label: trainer.validate(test) for label, test in data.tests.items()}
-        for label, result in results.items():
-            on = f"  ({label})" if len(results) > 1 else ""
-            metrics = result.metrics
-            echo(f"{when} rank1 {metrics.cmc[0]:.3f}  mAP {metrics.mAP:.3f}{on}")
-        return results
-
-    before = evaluate("before training:")
+    trainer = Trainer(model, resolved.trainer, dist=dist)
+    before = _evaluate(trainer, data, "before training:", echo)
     train_start = time.perf_counter()
-    history = trainer.fit(data.train.train, val)
+    history = trainer.fit(data.train.train, _first_test(data))
     train_seconds = time.perf_counter() - train_start
-    after = evaluate("after training: ")
+    after = _evaluate(trainer, data, "after training: ", echo)
+    report = _write_run_report(
+        resolved,
+        data,
+        out,
+        model,
+        before=before,
+        after=after,
+        history=history,
+        train_seconds=train_seconds,
+    )
+    model.save_pretrained(out / "model")
+    if not resolved.data.is_single:
+        trained_on = " + ".join(s.label for s in resolved.data.train_sources)
+        echo(cross_domain_table({k: v.metrics for k, v in after.items()}, trained_on=trained_on))
+    return report
+
+
+def _first_test(data: TrainTestSplits) -> ReidSplits:
+    """The test set validated during training, reported at the top of ``metrics.json``."""
+    return next(iter(data.tests.values()))
+
+
+def _evaluate(
+    trainer: Trainer, data: TrainTestSplits, when: str, echo: Callable[[str], Any]
+) -> dict[str, ValidationResult]:
+    """Validate on every test set and echo Rank-1 and mAP (the same call before and after)."""
+    results = {label: trainer.validate(test) for label, test in data.tests.items()}
+    for label, result in results.items():
+        on = f"  ({label})" if len(results) > 1 else ""
+        metrics = result.metrics
+        echo(f"{when} rank1 {metrics.cmc[0]:.3f}  mAP {metrics.mAP:.3f}{on}")
+    return results
+
+
+def _write_run_report(
+    resolved: Recipe,
+    data: TrainTestSplits,
+    out: Path,
+    model: SiameseEmbedder,
+    *,
+    before: dict[str, ValidationResult],
+    after: dict[str, ValidationResult],
+    history: History,
+    train_seconds: float,
+) -> dict[str, Any]:
+    """:func:`write_report` for the first test set, with the ranked gallery and every set."""
+    first, val = next(iter(data.tests.items()))
     ranked = rank_gallery(
         after[first].query_embeddings,
         after[first].gallery_embeddings,
         val.query,
         val.gallery,
-        seed=trainer_cfg.seed,
+        seed=resolved.trainer.seed,
     )
-    report = write_report(
+    return write_report(
         out,
         before=before[first].metrics,
         after=after[first].metrics,
@@ -240,18 +287,13 @@ def _train_and_report(
         query=val.query,
         gallery=val.gallery,
         extra={
-            "backbone": model_cfg.backbone,
-            "input_size": list(model_cfg.input_size),
+            "backbone": resolved.model.backbone,
+            "input_size": list(resolved.model.input_size),
             "train_sets": [s.label for s in resolved.data.train_sources],
         },
         model=model,
         test_sets={label: (before[label].metrics, after[label].metrics) for label in after},
     )
-    model.save_pretrained(out / "model")
-    if not resolved.data.is_single:
-        trained_on = " + ".join(s.label for s in resolved.data.train_sources)
-        echo(cross_domain_table({k: v.metrics for k, v in after.items()}, trained_on=trained_on))
-    return report
 
 
 def _with_output(trainer: TrainerConfig, **changes: Any) -> TrainerConfig:

@@ -14,6 +14,7 @@ A run folder holds ``recipe.yaml`` (the resolved recipe, written before training
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +32,7 @@ __all__ = [
     "check_run_folder",
     "clear_run_folder",
     "holds_run",
+    "load_run_recipe",
 ]
 
 RECIPE_FILE = "recipe.yaml"
@@ -141,6 +143,24 @@ def check_resume(out: Path, recipe: Recipe) -> Recipe | None:
         }
         check_compatible(meta, expected, latest)
     return stored
+
+
+def load_run_recipe(
+    out: str | os.PathLike[str],
+    config: str | os.PathLike[str] | None,
+    overrides: list[str] | None = None,
+    *,
+    resume: bool = False,
+) -> Recipe:
+    """The recipe ``siamreid train`` runs: ``config`` with ``overrides``.
+
+    Resuming without ``config``, the run's own ``recipe.yaml`` is the config (with no config
+    and no stored recipe, the defaults).
+    """
+    stored = Path(out) / RECIPE_FILE
+    if config is None and resume and stored.is_file():
+        config = stored
+    return load_recipe(config, overrides)
 
 
 def _differences(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:

@@ -1,0 +1,116 @@
+"""The run folder rules: what counts as a run, who may write it, what a resume may change."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from siamreid._io import LOCK_FILE
+from siamreid.errors import RunFolderError
+from siamreid.runs.folder import (
+    RECIPE_FILE,
+    check_resume,
+    check_run_folder,
+    clear_run_folder,
+    holds_run,
+    load_run_recipe,
+)
+from siamreid.training.recipe import Recipe, load_recipe, save_recipe
+
+
+def _run(folder: Path, recipe: Recipe | None = None) -> Path:
+    """A run folder as ``run_recipe`` leaves it before training: its recipe and a lock."""
+    save_recipe(recipe or Recipe(), folder / RECIPE_FILE)
+    (folder / LOCK_FILE).touch()
+    return folder
+
+
+@pytest.mark.parametrize("marker", ["recipe.yaml", "train", "metrics.json", "model"])
+def test_any_run_file_marks_a_run(tmp_path: Path, marker: str) -> None:
+    assert not holds_run(tmp_path)
+    (tmp_path / marker).touch()
+    assert holds_run(tmp_path)
+
+
+def test_a_new_empty_or_only_locked_folder_starts_a_run(tmp_path: Path) -> None:
+    check_run_folder(tmp_path / "new", resume=False, overwrite=False)
+    check_run_folder(tmp_path, resume=False, overwrite=False)
+    (tmp_path / LOCK_FILE).touch()
+    check_run_folder(tmp_path, resume=False, overwrite=False)
+
+
+def test_a_run_is_refused_unless_resumed_or_overwritten(tmp_path: Path) -> None:
+    _run(tmp_path)
+    with pytest.raises(RunFolderError, match=r"already holds a run.*--resume.*--overwrite"):
+        check_run_folder(tmp_path, resume=False, overwrite=False)
+    check_run_folder(tmp_path, resume=True, overwrite=False)
+    check_run_folder(tmp_path, resume=False, overwrite=True)
+    with pytest.raises(RunFolderError, match="not both"):
+        check_run_folder(tmp_path, resume=True, overwrite=True)
+
+
+@pytest.mark.parametrize(("resume", "overwrite"), [(False, False), (True, False), (False, True)])
+def test_files_of_no_run_and_a_file_are_never_run_folders(
+    tmp_path: Path, resume: bool, overwrite: bool
+) -> None:
+    for name in ("a.txt", "b.txt", "c.txt", "d.txt", "e.txt"):
+        (tmp_path / name).touch()
+    with pytest.raises(
+        RunFolderError, match=r"no siamreid run \(a.txt, b.txt, c.txt, d.txt, \.\.\.\)"
+    ):
+        check_run_folder(tmp_path, resume=resume, overwrite=overwrite)
+    with pytest.raises(RunFolderError, match="is a file"):
+        check_run_folder(tmp_path / "a.txt", resume=resume, overwrite=overwrite)
+
+
+def test_clearing_keeps_the_lock_and_does_not_follow_links(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").touch()
+    run = _run(tmp_path / "run")
+    (run / "train" / "checkpoints").mkdir(parents=True)
+    (run / "linked").symlink_to(outside, target_is_directory=True)
+    clear_run_folder(run)
+    assert [p.name for p in run.iterdir()] == [LOCK_FILE]
+    assert (outside / "keep.txt").is_file()
+
+
+def test_a_fresh_folder_has_nothing_to_resume(tmp_path: Path) -> None:
+    assert check_resume(tmp_path, Recipe()) is None
+
+
+def test_a_resume_may_change_only_the_resumable_fields(tmp_path: Path) -> None:
+    stored = Recipe()
+    _run(tmp_path, stored)
+    runtime = replace(stored.trainer.runtime, num_workers=0)
+    longer = replace(stored, trainer=replace(stored.trainer, epochs=200, runtime=runtime))
+    assert check_resume(tmp_path, longer) == stored
+    optim = replace(stored.trainer.optim, lr=0.5)
+    other = replace(stored, trainer=replace(stored.trainer, optim=optim))
+    with pytest.raises(
+        RunFolderError, match=r"trainer\.optim\.lr \(.* in recipe\.yaml, 0\.5 now\)"
+    ):
+        check_resume(tmp_path, other)
+
+
+def test_a_resume_without_classifier_size_takes_the_stored_one(tmp_path: Path) -> None:
+    stored = Recipe()
+    stored = replace(stored, model=replace(stored.model, num_classes=12))
+    _run(tmp_path, stored)
+    assert check_resume(tmp_path, Recipe()) == stored  # num_classes 0: as stored
+
+
+def test_the_recipe_of_a_run_to_resume_is_its_own(tmp_path: Path) -> None:
+    stored = Recipe()
+    stored = replace(stored, trainer=replace(stored.trainer, epochs=5))
+    _run(tmp_path, stored)
+    config = tmp_path / "other.yaml"
+    save_recipe(replace(stored, trainer=replace(stored.trainer, epochs=7)), config)
+
+    assert load_run_recipe(tmp_path, None, resume=True) == stored
+    assert load_run_recipe(tmp_path, None, ["trainer.epochs=9"], resume=True).trainer.epochs == 9
+    assert load_run_recipe(tmp_path, config, resume=True) == load_recipe(config)
+    assert load_run_recipe(tmp_path, None) == Recipe()  # a new run: the defaults
+    assert load_run_recipe(tmp_path / "new", None, resume=True) == Recipe()
