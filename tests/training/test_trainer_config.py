@@ -1,4 +1,4 @@
-"""The trainer's configuration: each group checks its own fields; flat keys name their new place."""
+"""training/config.py (test_config.py is data/config.py's): each group checks its own fields."""
 
 from __future__ import annotations
 
