@@ -23,7 +23,7 @@ from siamreid.evaluation._kreciprocal import F32, I64, Neighbours
 __all__ = ["FeatureDistances", "symmetric_neighbours"]
 
 POOL_EXTRA = 11  # neighbours kept beyond k: ties and later pair look-ups
-_PAIR_BLOCK = 65536  # feature pairs gathered at a time
+_PAIR_BLOCK = 8192  # feature pairs gathered at a time (two 16 MiB gathers of 512-d float32)
 
 
 class FeatureDistances:
@@ -75,7 +75,7 @@ class FeatureDistances:
         norms = (empty.clone() if scratch is None else scratch[:size]).view(shape)
         self._products(rows, cols, d)
         torch.add(self.sq[rows][:, None], self.sq[cols][None, :], out=norms)
-        d.mul_(-2.0).add_(norms)  # (|a|^2 + |b|^2) - 2 a.b; scaling by -2 is exact
+        torch.add(norms, d, alpha=-2.0, out=d)  # (|a|^2 + |b|^2) - 2 a.b; -2 a.b is exact
         row_ids = torch.arange(self.num_items, device=self.device)[rows]
         start, stop, _ = cols.indices(self.num_items)
         own = torch.nonzero((row_ids >= start) & (row_ids < stop))[:, 0]
@@ -88,7 +88,7 @@ class FeatureDistances:
         out = torch.empty(rows.numel(), dtype=torch.float32, device=self.device)
         for s in range(0, rows.numel(), _PAIR_BLOCK):
             i, j = rows[s : s + _PAIR_BLOCK], cols[s : s + _PAIR_BLOCK]
-            dot = (self.x[i] * self.x[j]).sum(dim=1)
+            dot = (self.x.index_select(0, i) * self.x.index_select(0, j)).sum(dim=1)
             d = dot.mul_(-2.0).add_(self.sq[j]).add_(self.sq[i])
             d[i == j] = 0.0
             out[s : s + _PAIR_BLOCK] = d.square_()
@@ -130,19 +130,32 @@ class NeighbourPool:
         self.keys = (idx + torch.arange(n, device=dist.device)[:, None] * n).ravel()
 
     def pairs(self, rows: I64, cols: I64) -> F32:
-        """``P[rows, cols]``: from the pools where they hold it, else from the features."""
-        device, n = self.dist.device, self.dist.num_items
+        """``P[rows, cols]``: from the pools where they hold it, else from the features.
+
+        ``P`` is symmetric: a pair missing from ``rows``' pool is looked up in ``cols``' pool
+        before it is computed from the features.
+        """
+        device = self.dist.device
         i = torch.from_numpy(rows).to(device)
         j = torch.from_numpy(cols).to(device)
-        wanted = i * n + j
-        pos = torch.searchsorted(self.keys, wanted).clamp_(max=self.keys.numel() - 1)
-        hit = self.keys[pos] == wanted
-        out = torch.where(hit, self.vals[pos], 0.0)
-        miss = torch.nonzero(~hit)[:, 0]
+        out = torch.zeros(i.numel(), dtype=torch.float32, device=device)
+        miss = torch.arange(i.numel(), device=device)
+        for a, b in ((i, j), (j, i)):
+            miss = self._look_up(a[miss], b[miss], miss, out)
         if miss.numel():
             out[miss] = self.dist.pairs(i[miss], j[miss])
         values: F32 = out.cpu().numpy()
         return values
+
+    def _look_up(
+        self, rows: torch.Tensor, cols: torch.Tensor, where: torch.Tensor, out: torch.Tensor
+    ) -> torch.Tensor:
+        """Write the pooled ``P[rows, cols]`` into ``out[where]``; return the rest of ``where``."""
+        wanted = rows * self.dist.num_items + cols
+        pos = torch.searchsorted(self.keys, wanted).clamp_(max=self.keys.numel() - 1)
+        hit = self.keys[pos] == wanted
+        out[where[hit]] = self.vals[pos[hit]]
+        return where[~hit]
 
 
 def symmetric_neighbours(

@@ -96,12 +96,12 @@ def dense_neighbours(source: SquaredDistanceSource, k: int, chunk_size: int) -> 
     return nn, colmax, original_qg
 
 
-def _reciprocal(fwd: I64) -> npt.NDArray[np.bool_]:
+def _reciprocal(fwd: npt.NDArray[np.int32]) -> npt.NDArray[np.bool_]:
     """``mask[i, s]``: item ``fwd[i, s]`` also has ``i`` among its ``fwd.shape[1]`` neighbours."""
     mask = np.empty(fwd.shape, dtype=bool)
     for start in range(0, fwd.shape[0], 4096):
         block = fwd[start : start + 4096]
-        own = np.arange(start, start + block.shape[0])[:, None, None]
+        own = np.arange(start, start + block.shape[0], dtype=fwd.dtype)[:, None, None]
         mask[start : start + 4096] = (fwd[block] == own).any(axis=2)
     return mask
 
@@ -113,14 +113,15 @@ def _expansion_sets(nn: I64, k1: int) -> tuple[I64, I64]:
     ``R(i, k1)`` per item (items taken a block at a time, so memory stays linear in ``N``).
     """
     n = nn.shape[0]
-    fwd = nn[:, : min(k1 + 1, n)]
-    half = nn[:, : min(int(np.around(k1 / 2.0)) + 1, n)]
+    # int32 items (n < 2**31) halve the memory the gathers and the sort below move
+    fwd = nn[:, : min(k1 + 1, n)].astype(np.int32)
+    half = np.ascontiguousarray(fwd[:, : min(int(np.around(k1 / 2.0)) + 1, n)])
     rec, rec_half = _reciprocal(fwd), _reciprocal(half)
     members = np.where(rec_half, half, -1)  # R(c, k1/2) of every item c, -1 = absent
     min_inter = 2.0 / 3.0 * rec_half.sum(axis=1)  # accept c if the overlap exceeds this
     words = (n + 7) // 8
     width = fwd.shape[1] * (1 + half.shape[1])
-    merged = np.full((n, width), -1, dtype=np.int64)
+    merged = np.full((n, width), -1, dtype=np.int32)
     merged[:, : fwd.shape[1]] = np.where(rec, fwd, -1)  # R(i, k1)
     step = max(1, (1 << 24) // words)  # rows whose bit sets take 16 MB
     for start in range(0, n, step):
@@ -131,7 +132,7 @@ def _expansion_sets(nn: I64, k1: int) -> tuple[I64, I64]:
         np.bitwise_or.at(bits, r * words + (j >> 3), np.left_shift(1, j & 7).astype(np.uint8))
         cand = fwd[start:stop]  # c = fwd[i, s], used where rec[i, s]
         sets = members[cand]  # (rows, k1 + 1, half)
-        local = np.arange(stop - start)[:, None, None] * words
+        local = np.arange(stop - start, dtype=np.int32)[:, None, None] * np.int32(words)
         byte = bits[local + (np.maximum(sets, 0) >> 3)]
         hit = (np.right_shift(byte, sets & 7) & 1).astype(bool) & (sets >= 0)
         accept = rec[start:stop] & (hit.sum(axis=2) > min_inter[cand])
@@ -142,7 +143,7 @@ def _expansion_sets(nn: I64, k1: int) -> tuple[I64, I64]:
     keep = merged >= 0
     keep[:, 1:] &= merged[:, 1:] != merged[:, :-1]
     indptr = np.concatenate(([0], np.cumsum(keep.sum(axis=1)))).astype(np.int64)
-    return indptr, merged[keep]
+    return indptr, merged[keep].astype(np.int64)
 
 
 def _weights(pairs: Callable[[I64, I64], F32], sets: tuple[I64, I64], colmax: F32) -> _Csr:
@@ -172,10 +173,12 @@ def _average_rows(v: _Csr, neighbours: I64) -> _Csr:
     data = np.zeros(n * width, dtype=np.float64)
     data[flat] = v.data
     src = (neighbours[:, :, None] * width + np.arange(width)).reshape(n, k * width)
-    keys = cols[src] * (n * width) + src  # sorting the keys sorts by column, carrying src
+    span = k * width  # sorting cols * span + position sorts by column, carrying the position
+    key_type = np.int32 if (n + 1) * span < 2**31 else np.int64  # int32 sorts twice as fast
+    keys = cols[src].astype(key_type) * key_type(span) + np.arange(span, dtype=key_type)
     keys.sort(axis=1)
-    cols, src = np.divmod(keys, n * width)
-    data = data[src]
+    cols, pos = np.divmod(keys, key_type(span))
+    data = data[np.take_along_axis(src, pos, axis=1)]
     first = cols < n
     first[:, 1:] &= cols[:, 1:] != cols[:, :-1]
     starts = np.flatnonzero(first.ravel())
@@ -241,12 +244,15 @@ def k_reciprocal_rerank(
     final += 1 - lambda_value  # ... is 1 wherever the overlap m is 0, i.e. almost everywhere
     rows = torch.from_numpy(final).view(q, -1)  # shares memory with final
     sums = torch.zeros(min(chunk_size, q) * rows.shape[1], dtype=torch.float64)
-    for start in range(0, q, chunk_size):  # sums only where terms land, no dense scan
+    for start in range(0, q, chunk_size):
         stop = min(start + chunk_size, q)
         flat, terms = (torch.from_numpy(a) for a in gallery.overlap(start, stop))
         sums.index_add_(0, flat, terms)
-        m = sums[flat]  # repeated positions read (and below, write) the same value
-        sums[flat] = 0.0
+        # each pair collects ~10 terms: the pairs with any (overlap m > 0) are found by one
+        # sequential scan, cheaper than reading and writing back every term's position
+        hit = torch.nonzero(sums[: (stop - start) * rows.shape[1]])[:, 0]
+        m = sums[hit]
+        sums[hit] = 0.0
         chunk = rows[start:stop].view(-1)
-        chunk[flat] = chunk[flat] - ((1 - lambda_value) * m / (2.0 - m)).to(torch.float32)
+        chunk[hit] = chunk[hit] - ((1 - lambda_value) * m / (2.0 - m)).to(torch.float32)
     return final

@@ -11,8 +11,11 @@ from siamreid.retrieval.backends import (
     TorchBackend,
     create_backend,
 )
-from siamreid.retrieval.retriever import Embedder, ImageInput, Retriever, SearchResult
+from siamreid.retrieval.embedders import Embedder
+from siamreid.retrieval.results import SearchResult
+from siamreid.retrieval.retriever import Retriever
 from siamreid.retrieval.vectordb import MilvusBackend
+from siamreid.typing import ImageInput
 
 __all__ = [
     "BackendName",

@@ -16,7 +16,6 @@ import contextlib
 import importlib
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
 
@@ -24,12 +23,15 @@ import numpy as np
 import torch
 
 from siamreid.errors import ConfigError
+from siamreid.retrieval.index_options import IndexOptions
+from siamreid.retrieval.torch_backend import QUERY_BLOCK, TorchBackend
 from siamreid.typing import Metric
 
 if TYPE_CHECKING:
     from siamreid.retrieval.gallery import Gallery
 
 __all__ = [
+    "QUERY_BLOCK",
     "BackendName",
     "FaissBackend",
     "IndexKind",
@@ -46,77 +48,6 @@ IndexKind = Literal["flat", "ivf", "hnsw"]
 
 BACKEND_NAMES: tuple[str, ...] = get_args(BackendName)
 INDEX_KINDS: tuple[str, ...] = get_args(IndexKind)
-
-
-@dataclass(frozen=True)
-class IndexOptions:
-    """Tuning knobs of the search index; each only matters for the index kind named.
-
-    Attributes:
-        nlist: IVF: number of inverted lists; ``None`` picks about ``sqrt(N)`` at build time
-            (at most ``N // 39``, so that k-means has the 39 points per centroid faiss asks for).
-        nprobe: IVF: lists visited per query (``nprobe >= nlist`` makes IVF exact); ``None``
-            visits a quarter of the lists (:func:`default_nprobe`), which reaches recall@10
-            >= 0.95 on re-id-shaped galleries (see ``docs/benchmarks.md``).
-        hnsw_m: HNSW: graph neighbours per node.
-        ef_construction: HNSW: candidate list size while building.
-        ef_search: HNSW: candidate list size while searching (raise it for recall; 128
-            reaches recall@10 >= 0.95 on re-id-shaped galleries with ``hnsw_m=32``).
-        max_chunk_elements: torch: most query-gallery distances held in memory at once
-            (the default, 2**25, is 128 MiB of float32).
-        uri: milvus: where the collection lives: ``None`` (a temporary embedded store), a
-            path ending in ``.db`` (an embedded store kept on disk) or ``http://host:19530``
-            (a Milvus server or cluster; its token, if any, in ``MILVUS_TOKEN``).
-        collection: milvus: the collection's name.
-    """
-
-    nlist: int | None = None
-    nprobe: int | None = None
-    hnsw_m: int = 32
-    ef_construction: int = 80
-    ef_search: int = 128
-    max_chunk_elements: int = 2**25
-    uri: str | None = None
-    collection: str = "siamreid_gallery"
-
-    def __post_init__(self) -> None:
-        if self.uri is not None and not (
-            isinstance(self.uri, str)
-            and (self.uri.endswith(".db") or self.uri.startswith(("http://", "https://")))
-        ):
-            raise ConfigError(
-                f"IndexOptions.uri={self.uri!r} is neither an embedded store (a path ending in "
-                "'.db') nor a Milvus server ('http://host:19530'); pass one of those, or None "
-                "for a temporary embedded store."
-            )
-        if not (isinstance(self.collection, str) and self.collection.isidentifier()):
-            raise ConfigError(
-                f"IndexOptions.collection must be letters, digits and underscores, not starting "
-                f"with a digit, got {self.collection!r}."
-            )
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in ("uri", "collection") or (value is None and f.name in ("nlist", "nprobe")):
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError(
-                    f"IndexOptions.{f.name} must be a positive integer, got {value!r}."
-                )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The options as plain JSON-able data."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> IndexOptions:
-        """Options from :meth:`to_dict` output; unknown keys raise :class:`ConfigError`."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"Unknown IndexOptions field(s) {unknown}; expected some of {sorted(known)}."
-            )
-        return cls(**data)
 
 
 class SearchBackend(Protocol):
@@ -151,105 +82,6 @@ class RowStoreBackend(Protocol):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """As :meth:`SearchBackend.search`, among rows of the cameras ``camids`` (all if None)."""
         ...
-
-
-class TorchBackend:
-    """Exact brute-force search: chunked matmul and top-k; ties go to the earlier gallery row.
-
-    Example:
-        >>> backend = TorchBackend()
-        >>> backend.sync(torch.eye(3), start=0)
-        >>> backend.search(torch.eye(3)[:1], k=2)[1].tolist()
-        [[0, 1]]
-    """
-
-    def __init__(self, options: IndexOptions | None = None) -> None:
-        self.options = options or IndexOptions()
-        self._gallery = torch.empty(0, 0)
-        self._sq_norms = torch.empty(0)
-
-    def sync(self, embeddings: torch.Tensor, start: int) -> None:
-        """Reference the gallery (no copy) and cache its squared norms."""
-        self._gallery = embeddings
-        blocks = torch.split(embeddings, 65536)  # bounded temporaries for large galleries
-        self._sq_norms = torch.cat([b.pow(2).sum(dim=1) for b in blocks] or [torch.empty(0)])
-
-    def search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Exact ``k`` nearest rows, ordered by (distance, row).
-
-        Distances are computed tile by tile (at most ``max_chunk_elements`` at once). A tile
-        takes the whole gallery when that leaves room for many queries; for large galleries it
-        takes at least :data:`QUERY_BLOCK` queries against a slice of the gallery, so that
-        each matmul is large enough to run near the machine's matmul speed, and the ``k`` best
-        of each slice are merged.
-        """
-        n, budget = len(self._gallery), self.options.max_chunk_elements
-        q_block = min(len(queries), max(1, budget // max(1, n)))
-        if q_block < min(len(queries), QUERY_BLOCK):
-            q_block = min(len(queries), QUERY_BLOCK, budget)
-        g_block = max(1, budget // max(1, q_block))
-        dist_parts: list[torch.Tensor] = []
-        index_parts: list[torch.Tensor] = []
-        for chunk in torch.split(queries, q_block):
-            best: tuple[torch.Tensor, torch.Tensor] | None = None
-            for start in range(0, n, g_block):
-                partial = self._partial_distances(chunk, start, start + g_block)
-                values, indices = _stable_topk(partial, min(k, partial.shape[1]))
-                best = _merge(best, values, indices.add_(start), k)
-            assert best is not None  # n >= k >= 1
-            # the query's own norm ranks nothing, so it is added to the k kept values only;
-            # rounding can push a zero distance slightly negative
-            sq_dist = best[0].add_(chunk.pow(2).sum(dim=1, keepdim=True)).clamp_(min=0.0)
-            dist_parts.append(sq_dist.sqrt())
-            index_parts.append(best[1])
-        return torch.cat(dist_parts), torch.cat(index_parts)
-
-    def _partial_distances(self, queries: torch.Tensor, start: int, end: int) -> torch.Tensor:
-        """``|g|^2 - 2 q.g`` for gallery rows ``start:end``: squared distances less ``|q|^2``."""
-        gallery = self._gallery[start:end]
-        return torch.addmm(self._sq_norms[start:end], queries, gallery.T, alpha=-2.0)
-
-
-QUERY_BLOCK = 1024
-"""Fewest queries per distance tile of :class:`TorchBackend` when the gallery is sliced."""
-
-
-def _merge(
-    best: tuple[torch.Tensor, torch.Tensor] | None,
-    values: torch.Tensor,
-    indices: torch.Tensor,
-    k: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The ``k`` best of ``best`` and a later gallery slice's candidates, by (value, row).
-
-    Both inputs are ordered by (value, row) and every row in ``indices`` comes after those in
-    ``best``, so a stable sort of the concatenation by value keeps ties in row order.
-    """
-    if best is None:
-        return values, indices
-    values, order = torch.cat([best[0], values], dim=1).sort(dim=1, stable=True)
-    indices = torch.cat([best[1], indices], dim=1).gather(1, order)
-    return values[:, :k], indices[:, :k]
-
-
-def _stable_topk(sq_dist: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Smallest ``k`` per row, ordered by (value, column), as a stable sort would give."""
-    extra = min(k + 1, sq_dist.shape[1])  # one more, to see ties across the k-th place
-    values, indices = torch.topk(sq_dist, extra, dim=1, largest=False, sorted=True)
-    straddling = (
-        (values[:, k] == values[:, k - 1])
-        if extra > k
-        else torch.zeros(len(values), dtype=torch.bool)
-    )
-    values, indices = values[:, :k], indices[:, :k]
-    indices, order = indices.sort(dim=1)
-    values, order = values.gather(1, order).sort(dim=1, stable=True)
-    indices = indices.gather(1, order)
-    # topk chose arbitrarily among values tied at the k-th place: redo those rows in full
-    for row in straddling.nonzero().flatten().tolist():
-        row_values, row_indices = sq_dist[row].sort(stable=True)
-        values[row], indices[row] = row_values[:k], row_indices[:k]
-    return values, indices
 
 
 class FaissBackend:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, cast, runtime_checkable
+from typing import cast
 
 import numpy as np
 import torch
@@ -24,77 +23,19 @@ from siamreid.retrieval.backends import (
     TorchBackend,
     create_backend,
 )
+from siamreid.retrieval.embedders import Embedder, check_embedder, weights_digest
 from siamreid.retrieval.gallery import Gallery, int_vector
-from siamreid.retrieval.storage import IndexMeta, ModelLoader, read_index, write_index
+from siamreid.retrieval.results import SearchResult, gather_result
+from siamreid.retrieval.storage import (
+    IndexMeta,
+    ModelLoader,
+    StoredIndex,
+    read_index,
+    write_index,
+)
 from siamreid.typing import METRICS, ImageInput, Labels
 
-__all__ = ["Embedder", "ImageInput", "Metric", "Retriever", "SearchResult"]
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """What the Retriever needs from a model; :class:`siamreid.SiameseEmbedder` is one.
-
-    Two optional members are used when present: ``weights_digest`` (a string identifying the
-    weights, recorded in saved indexes and checked on load) and ``save_pretrained(folder)``
-    (a copy of the model saved into the index bundle).
-    """
-
-    @property
-    def embedding_dim(self) -> int:
-        """Width of the embeddings."""
-        ...
-
-    @property
-    def backbone_name(self) -> str:
-        """Name recorded in saved indexes, checked again on load."""
-        ...
-
-    def embed(self, images: ImageInput, *, batch_size: int = 64) -> torch.Tensor:
-        """Float32 ``[N, D]`` CPU embeddings of paths, PIL images, uint8 HWC arrays or a batch."""
-        ...
-
-
-@dataclass(frozen=True, eq=False)
-class SearchResult:
-    """The ``k`` nearest gallery entries of each query, nearest first.
-
-    Attributes:
-        distances: ``[Q, k]`` float32 Euclidean distances (not squared). With
-            ``metric="cosine"`` they are between unit vectors: ``cos = 1 - d**2 / 2``.
-        ids: ``[Q, k]`` int64 gallery ids.
-        indices: ``[Q, k]`` int64 positions in the gallery (insertion order, after removals).
-        camids: ``[Q, k]`` int64 camera ids, or ``None`` when the gallery has none.
-        paths: ``Q`` lists of ``k`` paths, or ``None`` when the gallery has none.
-
-    An approximate index may find fewer than ``k`` entries; missing slots hold index and id
-    ``-1``, distance ``inf``, camera ``-1`` and path ``""``.
-    """
-
-    distances: torch.Tensor
-    ids: torch.Tensor
-    indices: torch.Tensor
-    camids: torch.Tensor | None = None
-    paths: list[list[str]] | None = None
-
-    def __post_init__(self) -> None:
-        shape = tuple(self.distances.shape)
-        for name in ("ids", "indices", "camids"):
-            value = getattr(self, name)
-            if value is not None and tuple(value.shape) != shape:
-                raise InputError(
-                    f"SearchResult.{name} has shape {tuple(value.shape)}, not {shape}."
-                )
-        if self.paths is not None and [len(row) for row in self.paths] != [shape[1]] * shape[0]:
-            raise InputError(f"SearchResult.paths must be {shape[0]} lists of {shape[1]} paths.")
-
-    def __len__(self) -> int:
-        return int(self.distances.shape[0])
-
-    @property
-    def k(self) -> int:
-        """Neighbours per query (the requested ``k`` clamped to the gallery size)."""
-        return int(self.distances.shape[1])
+__all__ = ["Retriever"]
 
 
 class Retriever:
@@ -269,14 +210,14 @@ class Retriever:
         k = min(k, len(self))
         if k == 0:
             empty = torch.empty(len(query_emb), 0)
-            return self._result(empty, empty.long())
+            return gather_result(self._gallery, empty, empty.long())
         self._sync()
         if camids is None:
             distances, indices = self._backend.search(query_emb, k)
         else:
             cameras = int_vector(camids, "camids", None)
             distances, indices = self._search_cameras(query_emb, k, cameras)
-        return self._result(distances, indices)
+        return gather_result(self._gallery, distances, indices)
 
     def _search_cameras(
         self, queries: torch.Tensor, k: int, cameras: torch.Tensor
@@ -317,7 +258,7 @@ class Retriever:
         Example:
             >>> retriever.save("gallery_index")  # doctest: +SKIP
         """
-        digest = _digest(self._embedder) or self._embedder_digest
+        digest = weights_digest(self._embedder) or self._embedder_digest
         meta = IndexMeta(
             embedder=self._embedder_name,
             embedding_dim=self.embedding_dim,
@@ -374,7 +315,7 @@ class Retriever:
         stored = read_index(Path(directory), load_model=loader)
         meta = stored.meta
         embedder = embedder if embedder is not None else stored.model
-        _check_embedder(embedder, meta, Path(directory), allow_other_model)
+        check_embedder(embedder, meta, Path(directory), allow_other_model)
         retriever = cls(
             embedder,
             backend=backend or meta.backend,  # type: ignore[arg-type]
@@ -383,12 +324,16 @@ class Retriever:
             options=options or IndexOptions.from_dict(meta.options),
             names=stored.names,
         )
-        gallery = stored.gallery
-        gallery.dim = gallery.dim or retriever.embedding_dim
-        retriever._gallery = gallery
-        retriever._embedder_name = meta.embedder or retriever._embedder_name
-        retriever._embedder_digest = meta.embedder_digest
+        retriever._adopt(stored)
         return retriever
+
+    def _adopt(self, stored: StoredIndex) -> None:
+        """Take a read bundle's gallery and the record of the model its embeddings came from."""
+        gallery = stored.gallery
+        gallery.dim = gallery.dim or self.embedding_dim
+        self._gallery = gallery
+        self._embedder_name = stored.meta.embedder or self._embedder_name
+        self._embedder_digest = stored.meta.embedder_digest
 
     def _sync(self) -> None:
         if self._indexed != len(self):
@@ -426,26 +371,6 @@ class Retriever:
             raise InputError(f"{name} contain NaN or infinite values; check the embedder's output.")
         return torch.nn.functional.normalize(emb, dim=1) if self.metric == "cosine" else emb
 
-    def _result(self, distances: torch.Tensor, indices: torch.Tensor) -> SearchResult:
-        found = indices >= 0
-        safe = indices.clamp(min=0)
-        gallery = self._gallery
-
-        def pick(values: torch.Tensor) -> torch.Tensor:
-            return torch.where(found, values[safe], torch.full_like(safe, -1))
-
-        paths = None
-        if gallery.paths is not None:
-            table = gallery.paths
-            paths = [[table[i] if i >= 0 else "" for i in row] for row in indices.tolist()]
-        return SearchResult(
-            distances=distances.float(),
-            ids=pick(gallery.ids),
-            indices=indices.long(),
-            camids=None if gallery.camids is None else pick(gallery.camids),
-            paths=paths,
-        )
-
 
 def _looks_like_embeddings(items: object) -> bool:
     """1-D and 2-D tensors and arrays are embeddings; the rest are images."""
@@ -462,35 +387,3 @@ def _path_list(items: object) -> list[str] | None:
         return None
     paths = [os.fspath(p) for p in items if isinstance(p, (str, os.PathLike))]
     return paths if len(paths) == len(items) else None
-
-
-def _digest(embedder: object) -> str | None:
-    """The weights digest of an embedder that reports one (``SiameseEmbedder`` does)."""
-    digest = getattr(embedder, "weights_digest", None)
-    return digest if isinstance(digest, str) else None
-
-
-def _check_embedder(
-    embedder: Embedder | None, meta: IndexMeta, directory: Path, allow_other_model: bool
-) -> None:
-    if embedder is None:
-        return
-    name, dim = embedder.backbone_name, embedder.embedding_dim
-    name_differs = meta.embedder is not None and name != meta.embedder
-    if name_differs or dim != (meta.embedding_dim or dim):
-        raise IndexFormatError(
-            f"Index {str(directory)!r} holds embeddings of {meta.embedder!r} (dimension "
-            f"{meta.embedding_dim}), but the embedder given is {name!r} (dimension {dim}); "
-            "load it with the model that built it, or rebuild the index."
-        )
-    digest = _digest(embedder)
-    if allow_other_model or digest is None or meta.embedder_digest is None:
-        return
-    if digest != meta.embedder_digest:
-        raise IndexFormatError(
-            f"Index {str(directory)!r} was built with {meta.embedder!r} weights "
-            f"{meta.embedder_digest[:12]}, but the embedder given is {name!r} weights "
-            f"{digest[:12]}: same architecture, other weights, so its embeddings are not "
-            "comparable to the gallery's. Search with the index's own model copy, rebuild the "
-            "index with this model, or pass allow_other_model=True (--allow-other-model)."
-        )
