@@ -71,15 +71,8 @@ def test_evaluate_synthetic_reads_an_existing_dataset(
 
 
 def _expected(model: SiameseEmbedder, splits: ReidSplits) -> dict[str, float]:
-    query = model.embed([s.path for s in splits.query])
-    gallery = model.embed([s.path for s in splits.gallery])
-    labels = (
-        ReidSplits.pids(splits.query),
-        ReidSplits.pids(splits.gallery),
-        ReidSplits.camids(splits.query),
-        ReidSplits.camids(splits.gallery),
-    )
-    return evaluate_features(query, gallery, *labels, metric="cosine").to_dict()
+    query, gallery = _features(model, splits)
+    return evaluate_features(query, gallery, *_labels(splits), metric="cosine").to_dict()
 
 
 def test_each_test_set_is_evaluated_on_its_own(

@@ -178,23 +178,20 @@ def make_synthetic_market(
 ) -> Path:
     """Write a synthetic Market-1501 tree of 128x64 JPEG crops that :class:`Market1501` reads.
 
-    See the module docstring for the design. The defaults write about 2,300 images.
-
     Args:
         root: Folder to write ``Market-1501-v15.09.15/`` into (created if needed).
         num_train_ids: Training identities (pids ``1..num_train_ids``).
         num_test_ids: Test identities (the next pids).
         seed: Same seed, byte-identical files.
         cameras_per_id: Inclusive range of the number of cameras seeing one identity (2..6).
-        images_per_camera: Inclusive range of training images per identity and camera; a test
-            identity gets one query and ``1..images_per_camera[1] - 1`` (at least 1) gallery
-            images per camera.
-        num_distractors: Distractor images (pid 0000) in the gallery; default ``num_test_ids``.
-        num_junk: Junk images (pid -1) in the gallery; default ``num_test_ids // 2``.
+        images_per_camera: Inclusive range of training images per identity and camera (a test
+            identity: one query, ``1..max(1, images_per_camera[1] - 1)`` gallery images each).
+        num_distractors: Distractor images (pid 0000) in the gallery (``num_test_ids``).
+        num_junk: Junk images (pid -1) in the gallery (``num_test_ids // 2``).
         overwrite: Replace an existing ``Market-1501-v15.09.15`` folder under ``root``.
 
     Returns:
-        The ``root/Market-1501-v15.09.15`` folder.
+        The ``root/Market-1501-v15.09.15`` folder (about 2,300 images with the defaults).
 
     Raises:
         ConfigError: A count or range is out of bounds.

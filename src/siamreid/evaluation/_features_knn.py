@@ -15,6 +15,8 @@ where they tie are recomputed in full. The pool's distances also serve the later
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -163,22 +165,72 @@ def symmetric_neighbours(
 ) -> tuple[Neighbours, NeighbourPool]:
     """Every item's ``k`` nearest neighbours (by the reference's original distance ``O``).
 
-    Row blocks go from the last to the first, so when block ``s:e`` hands an entry to a later
-    item ``j >= e``, ``j``'s own rows (every item from its block on) have already given it a
-    pool of ``size`` distances: only entries below the largest of them can still matter.
-
     Returns:
         The neighbours (nearest ``k``, column maxima of ``P``, ``O[:Q, Q:]``) as numpy arrays,
         and the pools, which answer most ``P[i, j]`` look-ups of the later steps.
     """
-    n, q, device = dist.num_items, dist.num_query, dist.device
+    n, q = dist.num_items, dist.num_query
     size = min(k + POOL_EXTRA, n)
+    scan = _scan_blocks(dist, size, chunk_size)
+    colmax = scan.colmax
+    if not bool((colmax > 0).all()):
+        raise ValueError("all features are identical; re-ranking needs distinct points")
+    own = scan.pool_idx >= 0
+    items = torch.arange(n, device=dist.device)[:, None].expand(n, size)[own]
+    parts = [(items, scan.pool_idx[own], scan.pool_vals[own]), *scan.found]
+    items, idx, vals = (torch.cat(p) for p in zip(*parts, strict=True))
+    pool_vals, pool_idx = _keep_smallest(items, vals, idx, n, size)
+    o, nearest = _order(pool_vals / colmax[:, None], pool_idx)
+    if size < n:  # the pool may miss items tied with its k-th: recompute those rows in full
+        tied = torch.nonzero(o[:, k - 1] >= o[:, -1])[:, 0]
+        for s in range(0, tied.numel(), chunk_size):
+            rows_t = tied[s : s + chunk_size]
+            full = dist.rows(rows_t, slice(0, n)) / colmax[rows_t, None]
+            nearest[rows_t, :k] = torch.sort(full, dim=1, stable=True)[1][:, :k]
+    original = scan.original.div_(colmax[:q, None])  # in place: [Q, G] is large
+    neighbours = (nearest[:, :k].cpu().numpy(), colmax.cpu().numpy(), original.cpu().numpy())
+    return neighbours, NeighbourPool(dist, pool_vals, pool_idx)
+
+
+@dataclass
+class _BlockScan:
+    """What one pass over the row blocks of ``P`` collects.
+
+    Attributes:
+        pool_vals: ``[N, size]`` each item's smallest distances among its own rows' entries.
+        pool_idx: Their item indices (-1: none).
+        colmax: ``[N]`` column maxima of ``P``.
+        original: ``[Q, G]`` query-to-gallery distances, not yet divided by ``colmax``.
+        found: Entries of later items seen from earlier rows that may enter those items' pools,
+            as (item, neighbour, distance) tensors.
+    """
+
+    pool_vals: torch.Tensor
+    pool_idx: torch.Tensor
+    colmax: torch.Tensor
+    original: torch.Tensor
+    found: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+
+
+def _scan_blocks(dist: FeatureDistances, size: int, chunk_size: int) -> _BlockScan:
+    """Row blocks of ``P``'s upper triangle, from the last to the first.
+
+    When block ``s:e`` hands an entry to a later item ``j >= e``, ``j``'s own rows (every item
+    from its block on) have already given it a pool of ``size`` distances: only entries below
+    the largest of them can still matter.
+    """
+    n, q, device = dist.num_items, dist.num_query, dist.device
     pool_vals = torch.full((n, size), torch.inf, dtype=torch.float32, device=device)
     pool_idx = torch.full((n, size), -1, dtype=torch.int64, device=device)
     limit = torch.full((n,), torch.inf, dtype=torch.float32, device=device)
-    colmax = torch.zeros(n, dtype=torch.float32, device=device)
-    original = torch.empty((q, n - q), dtype=torch.float32, device=device)
-    found: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    scan = _BlockScan(
+        pool_vals,
+        pool_idx,
+        torch.zeros(n, dtype=torch.float32, device=device),
+        torch.empty((q, n - q), dtype=torch.float32, device=device),
+        [],
+    )
+    colmax = scan.colmax
     buffer = torch.empty(min(chunk_size, n) * n, dtype=dist.x.dtype, device=device)
     scratch = torch.empty_like(buffer)
     below_mask = torch.empty(min(chunk_size, n) * n, dtype=torch.bool, device=device)
@@ -187,7 +239,7 @@ def symmetric_neighbours(
         block = dist.rows(slice(start, stop), slice(start, n), buffer, scratch)  # P[start:, start:]
         torch.maximum(colmax[start:stop], block.amax(dim=1), out=colmax[start:stop])
         if start < q:  # every gallery column lies right of a query row
-            original[start : min(stop, q)] = block[: min(stop, q) - start, q - start :]
+            scan.original[start : min(stop, q)] = block[: min(stop, q) - start, q - start :]
         width = min(size, n - start)
         vals, cols = torch.topk(block, width, dim=1, largest=False, sorted=False)
         pool_vals[start:stop, :width], pool_idx[start:stop, :width] = vals, cols + start
@@ -198,21 +250,5 @@ def symmetric_neighbours(
             torch.maximum(colmax[stop:], below.amax(dim=0), out=colmax[stop:])
             mask = below_mask[: below.numel()].view(below.shape)
             r, c = torch.nonzero(torch.lt(below, limit[None, stop:], out=mask), as_tuple=True)
-            found.append((c + stop, r + start, below[r, c]))
-    if not bool((colmax > 0).all()):
-        raise ValueError("all features are identical; re-ranking needs distinct points")
-    own = pool_idx >= 0
-    items = torch.arange(n, device=device)[:, None].expand(n, size)[own]
-    parts = [(items, pool_idx[own], pool_vals[own]), *found]
-    items, idx, vals = (torch.cat(p) for p in zip(*parts, strict=True))
-    pool_vals, pool_idx = _keep_smallest(items, vals, idx, n, size)
-    o, nearest = _order(pool_vals / colmax[:, None], pool_idx)
-    if size < n:  # the pool may miss items tied with its k-th: recompute those rows in full
-        tied = torch.nonzero(o[:, k - 1] >= o[:, -1])[:, 0]
-        for s in range(0, tied.numel(), chunk_size):
-            rows_t = tied[s : s + chunk_size]
-            full = dist.rows(rows_t, slice(0, n)) / colmax[rows_t, None]
-            nearest[rows_t, :k] = torch.sort(full, dim=1, stable=True)[1][:, :k]
-    original /= colmax[:q, None]
-    neighbours = (nearest[:, :k].cpu().numpy(), colmax.cpu().numpy(), original.cpu().numpy())
-    return neighbours, NeighbourPool(dist, pool_vals, pool_idx)
+            scan.found.append((c + stop, r + start, below[r, c]))
+    return scan

@@ -54,9 +54,7 @@ def to_onnx(
     verify: bool = True,
     atol: float = 1e-4,
 ) -> Path:
-    """Write ``model`` as a single ONNX file mapping image batches to embeddings.
-
-    The graph's height and width are fixed to ``model.config.input_size``.
+    """Write ``model`` as one ONNX file: image batches of its ``input_size`` to embeddings.
 
     Args:
         model: The embedder (exported from a CPU copy, in eval mode; ``model`` is unchanged).
@@ -64,13 +62,12 @@ def to_onnx(
         opset: ONNX opset version.
         dynamic_batch: Accept any batch size; else the graph is fixed to ``batch_size``.
         batch_size: Batch size of a fixed-batch graph (ignored with ``dynamic_batch``).
-        exporter: ``"dynamo"`` (``torch.export``, the maintained path; needs onnxscript) or
-            ``"torchscript"`` (the legacy tracer, deprecated by PyTorch but faster to run).
-        input_norm: ``"model"``: the graph expects images normalised with the backbone's own
-            mean/std (``model.eval_transform``). ``"imagenet"``: with ImageNet's mean/std, as
-            BoxMOT and most deployment runtimes feed every model; when the backbone's
-            statistics differ (ViT, DeiT, CLIP: 0.5), a renormalising layer in front of the
-            backbone maps one onto the other, so the embeddings do not change.
+        exporter: ``"dynamo"`` (``torch.export``; needs onnxscript) or ``"torchscript"``
+            (the legacy tracer, deprecated by PyTorch but faster to run).
+        input_norm: The normalisation the graph expects: ``"model"``, the backbone's own
+            (``model.eval_transform``), or ``"imagenet"``, as BoxMOT feeds every model; a
+            backbone with other statistics (ViT, CLIP: 0.5) then gets a renormalising layer
+            in front, so the embeddings do not change.
         verify: Run the file in onnxruntime and compare with PyTorch (see :func:`verify_onnx`).
         atol: Largest absolute difference accepted by the verification.
 
@@ -78,8 +75,7 @@ def to_onnx(
         The path of the ONNX file.
 
     Raises:
-        ExportError: The exporter failed or is missing, or the verification found a
-            difference above ``atol``.
+        ExportError: The exporter failed or is missing, or verification exceeded ``atol``.
 
     Example:
         >>> to_onnx(model, "reid.onnx")  # doctest: +SKIP
