@@ -72,7 +72,7 @@ def problems(draw: st.DrawFn, *, cameras: bool | None = None) -> Problem:
     if draw(st.booleans()):
         distmat = rng.integers(0, draw(st.integers(1, 6)), (num_q, num_g)).astype(np.float64)
     else:
-        distmat = rng.normal(size=(num_q, num_g))
+        distmat = np.abs(rng.normal(size=(num_q, num_g)))  # distances: never negative
     use_cams = draw(st.booleans()) if cameras is None else cameras
     num_cams = draw(st.integers(1, 3))
     return Problem(
