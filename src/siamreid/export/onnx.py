@@ -14,7 +14,6 @@ import contextlib
 import copy
 import io
 import json
-import math
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -25,8 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from siamreid._io import atomic_write, check_output
-from siamreid.errors import ExportError, InputError
+from siamreid._io import atomic_write
+from siamreid.errors import ExportError
+from siamreid.export._arguments import INSTALL_HINT, check_atol, checked_arguments
 from siamreid.export._normalisation import (
     InputNorm,
     input_stats,
@@ -50,11 +50,6 @@ __all__ = [
 Exporter = Literal["dynamo", "torchscript"]
 INPUT_NAME = "images"
 OUTPUT_NAME = "embeddings"
-_INSTALL_HINT = "Install the ONNX extra: pip install 'siamreid[onnx]'."
-# The opsets each exporter writes (lowest, highest; None: the newest the installed onnx knows),
-# as torch 2.14 does: the torch.export-based exporter builds opset 18 and converts upwards
-# only (asked for 11, it writes 18); the TorchScript tracer supports 7..20.
-_OPSETS: dict[str, tuple[int, int | None]] = {"dynamo": (18, None), "torchscript": (7, 20)}
 
 
 def to_onnx(
@@ -135,7 +130,7 @@ def export_onnx(
     metadata, ``onnx.checker``) and, with ``verify``, run in onnxruntime before it replaces
     whatever ``path`` held, so a failure, a full disk or a kill leaves the old file whole.
     """
-    out = _checked_arguments(path, opset, exporter, batch_size, input_norm, atol)
+    out = checked_arguments(path, opset, exporter, batch_size, input_norm, atol)
     net = _cpu_eval_copy(model)
     height, width = model.config.input_size
     example = torch.randn(2 if dynamic_batch else batch_size, 3, height, width)
@@ -183,7 +178,7 @@ def verify_onnx(
         >>> verify_onnx("reid.onnx", model)  # doctest: +SKIP
         2.4e-07
     """
-    _check_atol(atol)
+    check_atol(atol)
     return _verify(Path(path), model, batch_sizes, atol, seed=seed, name=str(path))
 
 
@@ -214,58 +209,6 @@ def _verify(
     return worst
 
 
-def _checked_arguments(
-    path: str | os.PathLike[str],
-    opset: int,
-    exporter: str,
-    batch_size: int,
-    input_norm: str,
-    atol: float,
-) -> Path:
-    """The ONNX file to write, its folder created, once the export arguments are checked."""
-    if exporter not in ("dynamo", "torchscript"):
-        raise ExportError(f"exporter is {exporter!r}; expected 'dynamo' or 'torchscript'.")
-    if batch_size < 1:
-        raise ExportError(f"batch_size must be >= 1, got {batch_size}.")
-    if input_norm not in ("model", "imagenet"):
-        raise ExportError(f"input_norm is {input_norm!r}; expected 'model' or 'imagenet'.")
-    _check_opset(opset, exporter)
-    _check_atol(atol)
-    out = check_output(path, what="ONNX path", error=ExportError)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def _check_opset(opset: int, exporter: str) -> None:
-    """Refuse an opset the exporter would not write (torch's dynamo exporter, asked for less
-    than 18, writes 18 and says so only in a log line)."""
-    low, high = _OPSETS[exporter]
-    if high is None:
-        high = _newest_opset()
-    if isinstance(opset, bool) or not isinstance(opset, int) or not low <= opset <= high:
-        other = "torchscript" if exporter == "dynamo" else "dynamo"
-        low_o, high_o = _OPSETS[other]
-        span = f"{low_o}..{high_o}" if high_o is not None else f"{low_o} and newer"
-        raise InputError(
-            f"opset is {opset!r}; the {exporter} exporter writes opsets {low}..{high}. Pass "
-            f"an opset in that range, or exporter={other!r} (opsets {span})."
-        )
-
-
-def _newest_opset() -> int:
-    """The newest opset the installed onnx knows (the dynamo exporter's upper end)."""
-    try:
-        import onnx
-    except ImportError as err:
-        raise ExportError(f"Cannot export to ONNX: {err}. {_INSTALL_HINT}") from err
-    return int(onnx.defs.onnx_opset_version())
-
-
-def _check_atol(atol: float) -> None:
-    if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not 0 < atol < math.inf:
-        raise InputError(f"atol must be a positive finite number, got {atol!r}.")
-
-
 def _export_or_explain(
     graph: nn.Module,
     example: torch.Tensor,
@@ -278,7 +221,7 @@ def _export_or_explain(
     try:
         return _export(graph, example, opset, dynamic_batch, exporter)
     except ImportError as err:
-        raise ExportError(f"Cannot export to ONNX: {err}. {_INSTALL_HINT}") from err
+        raise ExportError(f"Cannot export to ONNX: {err}. {INSTALL_HINT}") from err
     except Exception as err:  # exporters fail with many types; all mean "not exportable"
         other = "torchscript" if exporter == "dynamo" else "dynamo"
         raise ExportError(
@@ -418,7 +361,7 @@ def onnx_session(path: Path, *, name: str | None = None) -> Any:
     try:
         import onnxruntime
     except ImportError as err:
-        raise ExportError(f"Cannot verify {name!r}: {err}. {_INSTALL_HINT}") from err
+        raise ExportError(f"Cannot verify {name!r}: {err}. {INSTALL_HINT}") from err
     if not path.is_file():
         raise ExportError(f"No ONNX file at {name!r}; export one with to_onnx first.")
     try:
