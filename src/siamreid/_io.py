@@ -132,10 +132,12 @@ def atomic_write(
 
 
 def _write_error(target: Path, err: OSError) -> OSError:
-    """An OSError of the same errno whose one-line message names ``target``."""
+    """An OSError of the same errno (so the same subclass: ``PermissionError``...) whose
+    one-line message names ``target``."""
     kept = "; the file there is unchanged" if target.exists() else ""
     reason = err.strerror or str(err)
-    return OSError(err.errno, f"Cannot write {str(target)!r}: {reason}{kept}. {_fix(err)}")
+    message = f"Cannot write {str(target)!r}: {reason}{kept}. {_fix(err)}"
+    return OSError(message) if err.errno is None else OSError(err.errno, message)
 
 
 def _fix(err: OSError) -> str:

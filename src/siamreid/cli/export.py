@@ -20,7 +20,8 @@ def register(subparsers: Any) -> None:
         description="Export a saved model to ONNX: input 'images' (N x 3 x H x W float32, "
         "resized and normalised with the mean/std stored in the file's metadata), output "
         "'embeddings' (N x D). The file is run in onnxruntime on batches of 1 and 7 and "
-        "compared with PyTorch. With --boxmot the file runs unchanged in BoxMOT's re-id "
+        "compared with PyTorch before it replaces an existing FILE (a failed or killed export "
+        "leaves the old file whole). With --boxmot the file runs unchanged in BoxMOT's re-id "
         "runtime and trackers (BotSort(reid_weights=...)). Needs: pip install 'siamreid[onnx]'.",
     )
     parser.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
@@ -67,7 +68,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load, export, verify, print."""
+    """Load, export and verify (before the file replaces the old one), print."""
     if args.boxmot:
         if args.input_norm == "model":
             raise ExportError(
