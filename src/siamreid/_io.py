@@ -5,7 +5,9 @@ name (``.NAME.tmp-XXXX``) beside the target, flushed, given the mode the user's 
 (``mkstemp`` would leave it ``0600``) and renamed over the target, so a reader sees the old file
 or the new one, never half of one. A process killed mid-write leaves only such a temporary file;
 :func:`remove_stale_temps` clears them and is called by the next save that holds the folder's
-:func:`writer_lock`.
+:func:`writer_lock`. A write that fails (a full disk, ``ulimit -f``) raises an ``OSError`` naming
+the target and leaves the old file whole; :func:`check_output` refuses, before any work, an
+output that could not be written (a folder where a file is expected, a read-only parent).
 
 Records (``config.json``, ``meta.json``, ``index.json``...) are JSON objects that start with
 ``format``, ``format_version`` and ``written_by``; :func:`read_record` checks all three and raises
@@ -15,23 +17,27 @@ the caller's error type naming the file, the field and the fix.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from siamreid._version import __version__
-from siamreid.errors import SiamreidError
+from siamreid.errors import InputError, SiamreidError
 
 __all__ = [
     "LOCK_FILE",
     "TEMP_MARK",
     "atomic_write",
+    "atomic_write_bytes",
     "atomic_write_json",
+    "atomic_write_stream",
     "atomic_write_text",
+    "check_output",
     "check_version",
     "file_mode",
     "fsync_dir",
@@ -67,41 +73,155 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
+def atomic_write(
+    path: str | os.PathLike[str],
+    write: Callable[[Path], object],
+    *,
+    check: Callable[[Path], object] | None = None,
+    durable: bool = True,
+) -> Path:
     """Write ``path`` atomically: ``write(tmp)`` fills a temporary file, which replaces ``path``.
 
+    The temporary file keeps the target's suffix (``.reid.onnx.tmp-XXXX.onnx``), so writers
+    that pick a format by the name (Pillow, matplotlib, ``np.savez``) write the right one.
+    Nothing replaces ``path`` until ``write`` and ``check`` have both returned: a failure, a
+    full disk or a kill leaves the old file whole.
+
     Args:
-        path: The target file; its folder must exist.
+        path: The target file; its folder is created if needed.
         write: Called with the temporary file's path; it writes the content there.
+        check: Called with the finished temporary file before the rename; it raises to keep
+            the old file (an ONNX file is read back and checked here).
+        durable: Flush the file to disk before the rename (off for files inside a folder that
+            is itself published atomically, such as a dataset being generated).
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        OSError: The file cannot be written (a full disk, a size limit): the message names
+            ``path`` and says the old file is unchanged.
     """
     target = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}{TEMP_MARK}", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(
+            prefix=f".{target.name}{TEMP_MARK}", suffix=target.suffix, dir=target.parent
+        )
+    except OSError as err:
+        raise _write_error(target, err) from err
     os.close(fd)
     tmp = Path(name)
     try:
         write(tmp)
-        with tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with tmp.open("rb+") as fh:
+                os.fsync(fh.fileno())
+        if check is not None:
+            check(tmp)
         os.chmod(tmp, file_mode())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and not isinstance(err, SiamreidError):
+            raise _write_error(target, err) from err
         raise
-    fsync_dir(target.parent)
+    if durable:
+        fsync_dir(target.parent)
     return target
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+def _write_error(target: Path, err: OSError) -> OSError:
+    """An OSError of the same errno (so the same subclass: ``PermissionError``...) whose
+    one-line message names ``target``."""
+    kept = "; the file there is unchanged" if target.exists() else ""
+    reason = err.strerror or str(err)
+    message = f"Cannot write {str(target)!r}: {reason}{kept}. {_fix(err)}"
+    return OSError(message) if err.errno is None else OSError(err.errno, message)
+
+
+def _fix(err: OSError) -> str:
+    if err.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "Free some disk space (or raise the file size limit), or write somewhere else."
+    return "Check the folder's permissions, or write somewhere else."
+
+
+def atomic_write_stream(
+    path: str | os.PathLike[str],
+    write: Callable[[BinaryIO], object],
+    *,
+    check: Callable[[Path], object] | None = None,
+    durable: bool = True,
+) -> Path:
+    """:func:`atomic_write` for writers that take an open binary file (``write(fh)``)."""
+
+    def fill(tmp: Path) -> None:
+        with tmp.open("wb") as fh:
+            write(fh)
+
+    return atomic_write(path, fill, check=check, durable=durable)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data), durable=durable)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, durable: bool = True) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically."""
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
 
 
 def atomic_write_json(path: str | os.PathLike[str], data: Any) -> Path:
     """Write ``data`` as indented JSON to ``path`` atomically (key order as given)."""
     return atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def check_output(
+    path: str | os.PathLike[str],
+    *,
+    what: str,
+    folder: bool = False,
+    error: type[SiamreidError] = InputError,
+) -> Path:
+    """Refuse, before any work, an output that cannot be written; returns it as a Path.
+
+    A file output must not be a folder or a special file (a device, a fifo: the atomic rename
+    would replace it); a folder output must not be a file. The nearest existing parent must be
+    a folder where a file can be created (tried: a temporary file is made and removed), so a
+    read-only or full file system is named now, not after minutes of work.
+
+    Args:
+        path: The output the user named.
+        what: How the message names it (``"--out"``, ``"ONNX path"``).
+        folder: The output is a folder, not a file.
+        error: The error type to raise.
+
+    Raises:
+        SiamreidError: (of type ``error``) naming ``path``, what is wrong and the fix.
+    """
+    out = Path(path)
+    if folder and out.exists() and not out.is_dir():
+        raise error(f"{what} {str(out)!r} is a file, not a folder; name a folder to write into.")
+    if not folder and out.is_dir():
+        raise error(f"{what} {str(out)!r} is a folder; pass a file name inside it instead.")
+    if not folder and out.exists() and not out.is_file():
+        raise error(f"{what} {str(out)!r} is not a regular file (a device or a fifo); name a file.")
+    parent = out.parent if not folder else out
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise error(f"{what} {str(out)!r}: {str(parent)!r} is a file, not a folder.")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{out.name}{TEMP_MARK}probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise error(
+            f"{what} {str(out)!r} cannot be written: {err.strerror or err} in "
+            f"{str(parent)!r}. {_fix(err)}"
+        ) from err
+    return out
 
 
 def temp_dir(target: Path) -> Path:

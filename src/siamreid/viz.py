@@ -16,6 +16,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from siamreid._io import atomic_write_stream
 from siamreid.data.images import load_image
 from siamreid.errors import InputError
 from siamreid.training.history import History
@@ -51,8 +52,12 @@ def _pyplot() -> Any:
 
 def _save(fig: Figure, path: str | os.PathLike[str] | None) -> Figure:
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        kind = target.suffix[1:].lower() or "png"  # the temporary file's name says nothing
+        atomic_write_stream(
+            target, lambda fh: fig.savefig(fh, format=kind, dpi=110, bbox_inches="tight")
+        )
     return fig
 
 

@@ -14,6 +14,7 @@ from cli_runner import Runner
 from siamreid.models import SiameseEmbedder
 
 ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
 
 
 def test_export_writes_a_matching_onnx_file(
@@ -72,3 +73,37 @@ def test_boxmot_export_refuses_what_boxmot_cannot_load(
     assert result.code != 0
     assert message in result.err
     assert not list(tmp_path.iterdir())
+
+
+def test_export_writes_and_prints_the_opset_asked_for(
+    cli: Runner, checkpoint: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "old.onnx"
+    args = ["--checkpoint", checkpoint, "--onnx", out, "--exporter", "torchscript"]
+    result = cli("export", *args, "--opset", 11)
+    assert result.code == 0, result.err
+    assert "opset 11," in result.out
+    assert {o.domain: o.version for o in onnx.load(str(out)).opset_import}[""] == 11
+
+
+def test_export_refuses_an_opset_the_exporter_would_not_write(
+    cli: Runner, checkpoint: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "old.onnx"
+    result = cli("export", "--checkpoint", checkpoint, "--onnx", out, "--opset", 11)
+    assert result.code == 2
+    assert "opset is 11; the dynamo exporter writes opsets 18.." in result.err
+    assert "exporter='torchscript'" in result.err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("atol", ["0", "-1e-4", "nan", "inf", "tiny"])
+def test_export_atol_must_be_a_positive_number(
+    cli: Runner, checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], atol: str
+) -> None:
+    out = tmp_path / "m.onnx"
+    with pytest.raises(SystemExit) as exit_info:
+        cli("export", "--checkpoint", checkpoint, "--onnx", out, f"--atol={atol}")
+    assert exit_info.value.code == 2
+    assert "argument --atol:" in capsys.readouterr().err
+    assert not out.exists()

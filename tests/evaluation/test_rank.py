@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,7 +73,7 @@ def problems(draw: st.DrawFn, *, cameras: bool | None = None) -> Problem:
     if draw(st.booleans()):
         distmat = rng.integers(0, draw(st.integers(1, 6)), (num_q, num_g)).astype(np.float64)
     else:
-        distmat = rng.normal(size=(num_q, num_g))
+        distmat = np.abs(rng.normal(size=(num_q, num_g)))  # distances: never negative
     use_cams = draw(st.booleans()) if cameras is None else cameras
     num_cams = draw(st.integers(1, 3))
     return Problem(
@@ -332,3 +333,20 @@ def test_evaluate_features_errors(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         evaluate_features(q, g, P2, P3, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_similarity_matrix_gets_a_warning() -> None:
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(6, 4))
+    feats /= np.linalg.norm(feats, axis=1, keepdims=True)
+    similarity = feats[:3] @ feats.T  # cosine similarities: larger is closer, some negative
+    pids = np.array([0, 1, 2, 0, 1, 2])
+    with pytest.warns(UserWarning, match=r"negative values.*expects distances"):
+        evaluate_rank(similarity, pids[:3], pids)
+
+
+def test_distances_rounded_below_zero_give_no_warning() -> None:
+    distmat = np.array([[-1e-7, 0.5], [0.5, 0.0]], dtype=np.float32)  # 1 - cos in float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        evaluate_rank(distmat, [0, 1], [0, 1], max_rank=2)

@@ -132,3 +132,17 @@ def test_nearest_match_distances_match_loops(seed: int, nq: int, ng: int) -> Non
 def test_mismatched_ids_are_refused() -> None:
     with pytest.raises(ValueError, match="ids has 2 entries for 3 embeddings"):
         pair_distances(np.zeros((3, 2)), [1, 2])
+
+
+def test_one_identity_says_that_a_second_is_needed() -> None:
+    embeddings = np.random.default_rng(0).normal(size=(5, 4))
+    same, diff = pair_distances(embeddings, [7] * 5)
+    assert same.size == 10
+    with pytest.raises(ValueError, match=r"distances_diff is empty.*at least two identities"):
+        calibrate_threshold(same, diff)
+
+
+def test_no_identity_seen_twice_says_so() -> None:
+    same, diff = pair_distances(np.eye(3), [1, 2, 3])
+    with pytest.raises(ValueError, match=r"distances_same is empty.*two or more images"):
+        calibrate_threshold(same, diff)

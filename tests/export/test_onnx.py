@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from siamreid.errors import ExportError
-from siamreid.export import to_onnx, verify_onnx
+from siamreid.errors import ExportError, InputError
+from siamreid.export import Exporter, to_onnx, verify_onnx
 from siamreid.models import SiameseEmbedder
 
 ort = pytest.importorskip("onnxruntime")
@@ -130,3 +131,59 @@ def test_folder_as_output_is_refused(model: SiameseEmbedder, tmp_path: Path) -> 
 def test_missing_file_is_named(model: SiameseEmbedder, tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="No ONNX file at"):
         verify_onnx(tmp_path / "none.onnx", model)
+
+
+@pytest.mark.parametrize(("exporter", "opset"), [("torchscript", 11), ("dynamo", 20)])
+def test_the_file_holds_the_opset_asked_for(
+    model: SiameseEmbedder, tmp_path: Path, exporter: Exporter, opset: int
+) -> None:
+    path = to_onnx(model, tmp_path / "m.onnx", exporter=exporter, opset=opset)
+    versions = {o.domain: o.version for o in onnx.load(str(path)).opset_import}
+    assert versions[""] == opset
+
+
+@pytest.mark.parametrize(("exporter", "opset"), [("dynamo", 11), ("torchscript", 21)])
+def test_an_opset_the_exporter_would_not_write_is_refused(
+    model: SiameseEmbedder, tmp_path: Path, exporter: Exporter, opset: int
+) -> None:
+    # torch's dynamo exporter asked for opset 11 writes opset 18 and only logs it
+    with pytest.raises(InputError, match=rf"opset is {opset}; the {exporter} exporter writes"):
+        to_onnx(model, tmp_path / "m.onnx", exporter=exporter, opset=opset)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("atol", [0.0, -1e-4, float("nan"), float("inf")])
+def test_atol_must_be_positive(model: SiameseEmbedder, exported: Path, atol: float) -> None:
+    with pytest.raises(InputError, match="atol must be a positive finite number"):
+        verify_onnx(exported, model, atol=atol)
+
+
+def test_a_failed_verification_keeps_the_old_file(
+    tiny_model_factory: Callable[..., SiameseEmbedder], exported: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "reid.onnx"
+    shutil.copy(exported, target)
+    old = target.read_bytes()
+    with pytest.raises(ExportError, match="disagrees with PyTorch"):
+        # onnxruntime and PyTorch differ by ~1e-7 here: atol 1e-30 rejects the new file
+        to_onnx(tiny_model_factory(seed=3), target, exporter="torchscript", atol=1e-30)
+    assert target.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reid.onnx"]
+
+
+def test_a_failed_export_keeps_the_old_file(
+    model: SiameseEmbedder, exported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "reid.onnx"
+    shutil.copy(exported, target)
+    old = target.read_bytes()
+
+    def half_written(net: object, args: object, f: object, **kwargs: object) -> None:
+        if isinstance(f, (str, Path)):  # an exporter that writes the target itself
+            Path(f).write_bytes(b"\x08\x07 half a model")
+        raise RuntimeError("unsupported operator")
+
+    monkeypatch.setattr(torch.onnx, "export", half_written)
+    with pytest.raises(ExportError, match="unsupported operator"):
+        to_onnx(model, target, exporter="torchscript")
+    assert target.read_bytes() == old

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from siamreid._io import check_output
 from siamreid.data.datasets import BadImagePolicy, unreadable_images
 from siamreid.data.images import find_images
 from siamreid.errors import DatasetLayoutError, InputError
@@ -19,9 +21,11 @@ from siamreid.training.device import default_num_workers, select_device
 
 __all__ = [
     "add_embedding_options",
+    "check_output",
     "embed_paths",
     "list_images",
     "load_model",
+    "positive_float",
     "printable",
 ]
 
@@ -54,6 +58,17 @@ def add_embedding_options(parser: argparse.ArgumentParser, *, flip: bool = True)
         parser.add_argument(
             "--flip", action="store_true", help="average each image's and its mirror's embedding"
         )
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0 (argparse names the option in its error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive finite number")
+    return value
 
 
 def load_model(source: str, device: str | None) -> SiameseEmbedder:

@@ -4,13 +4,18 @@ several datasets."""
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from siamreid.cli._common import CHECKPOINT_HELP, add_embedding_options, embed_paths, load_model
+from siamreid._io import atomic_write_json
+from siamreid.cli._common import (
+    CHECKPOINT_HELP,
+    add_embedding_options,
+    check_output,
+    embed_paths,
+    load_model,
+)
 from siamreid.data.config import DatasetSource
 from siamreid.data.registry import DATASETS, check_dataset_name, load_source
 from siamreid.data.samples import ReidSplits
@@ -84,6 +89,8 @@ def _test_sources(args: argparse.Namespace) -> list[DatasetSource]:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model and each test dataset, embed, evaluate, print."""
+    if args.json:
+        check_output(args.json, what="--json")
     sources = _test_sources(args)
     model = load_model(args.checkpoint, args.device)
     metric = model.config.metric
@@ -102,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         tables = {label: metrics.to_dict() for label, metrics in results.items()}
         first = next(iter(tables.values()))
         saved = {"rerank": args.rerank, **first, "test_sets": tables}
-        Path(args.json).write_text(json.dumps(saved, indent=2))
+        atomic_write_json(args.json, saved)
     return 0
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from siamreid.cli._common import CHECKPOINT_HELP
+from siamreid.cli._common import CHECKPOINT_HELP, check_output, positive_float
 from siamreid.errors import ExportError
-from siamreid.export import InputNorm, to_onnx, verify_onnx, write_boxmot_metadata
+from siamreid.export import InputNorm, write_boxmot_metadata
+from siamreid.export.onnx import export_onnx, file_opset
 from siamreid.models import load_pretrained
 
 
@@ -20,12 +20,18 @@ def register(subparsers: Any) -> None:
         description="Export a saved model to ONNX: input 'images' (N x 3 x H x W float32, "
         "resized and normalised with the mean/std stored in the file's metadata), output "
         "'embeddings' (N x D). The file is run in onnxruntime on batches of 1 and 7 and "
-        "compared with PyTorch. With --boxmot the file runs unchanged in BoxMOT's re-id "
+        "compared with PyTorch before it replaces an existing FILE (a failed or killed export "
+        "leaves the old file whole). With --boxmot the file runs unchanged in BoxMOT's re-id "
         "runtime and trackers (BotSort(reid_weights=...)). Needs: pip install 'siamreid[onnx]'.",
     )
     parser.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     parser.add_argument("--onnx", required=True, metavar="FILE", help="output .onnx file")
-    parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default: 18)")
+    parser.add_argument(
+        "--opset",
+        type=int,
+        default=18,
+        help="ONNX opset (default: 18; the dynamo exporter writes 18 and newer, torchscript 7-20)",
+    )
     parser.add_argument(
         "--static-batch",
         type=int,
@@ -39,7 +45,10 @@ def register(subparsers: Any) -> None:
         help="torch.export-based exporter (default) or the legacy TorchScript tracer",
     )
     parser.add_argument(
-        "--atol", type=float, default=1e-4, help="largest difference accepted (default: 1e-4)"
+        "--atol",
+        type=positive_float,
+        default=1e-4,
+        help="largest difference accepted (default: 1e-4)",
     )
     parser.add_argument(
         "--input-norm",
@@ -59,7 +68,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load, export, verify, print."""
+    """Load, export and verify (before the file replaces the old one), print."""
     if args.boxmot:
         if args.input_norm == "model":
             raise ExportError(
@@ -72,9 +81,10 @@ def run(args: argparse.Namespace) -> int:
                 "file suffix. Name the file like reid.onnx."
             )
     input_norm: InputNorm = args.input_norm or ("imagenet" if args.boxmot else "model")
+    check_output(args.onnx, what="--onnx")
     model = load_pretrained(args.checkpoint)
     dynamic = args.static_batch is None
-    path = to_onnx(
+    path, worst = export_onnx(
         model,
         args.onnx,
         opset=args.opset,
@@ -82,17 +92,17 @@ def run(args: argparse.Namespace) -> int:
         batch_size=1 if dynamic else args.static_batch,
         exporter=args.exporter,
         input_norm=input_norm,
-        verify=False,
+        verify=not args.no_verify,
+        atol=args.atol,
     )
-    size_mb = Path(path).stat().st_size / 2**20
+    size_mb = path.stat().st_size / 2**20
     print(
-        f"wrote {path} ({size_mb:.1f} MiB, opset {args.opset}, {args.exporter} exporter, "
+        f"wrote {path} ({size_mb:.1f} MiB, opset {file_opset(path)}, {args.exporter} exporter, "
         f"{input_norm} input normalisation)"
     )
     if args.boxmot:
         print(f"wrote {write_boxmot_metadata(path, model)} (BoxMOT's sidecar)")
-    if not args.no_verify:
+    if worst is not None:
         sizes = (1, 7) if dynamic else (args.static_batch,)
-        worst = verify_onnx(path, model, batch_sizes=sizes, atol=args.atol)
         print(f"onnxruntime matches PyTorch on batches {sizes}: max abs difference {worst:.1e}")
     return 0

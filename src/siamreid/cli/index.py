@@ -9,6 +9,7 @@ from typing import Any
 from siamreid.cli._common import (
     CHECKPOINT_HELP,
     add_embedding_options,
+    check_output,
     embed_paths,
     list_images,
     load_model,
@@ -55,6 +56,7 @@ def register(subparsers: Any) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     """Embed the gallery and save the index, the model and the id names."""
+    check_output(args.out, what="--out", folder=True)
     root = Path(args.gallery)
     people = identities(list_images(root, "GALLERY", args.on_bad_image), root)
     model = load_model(args.checkpoint, args.device)

@@ -12,6 +12,7 @@ import numpy as np
 
 from siamreid.cli._common import (
     add_embedding_options,
+    check_output,
     embed_paths,
     list_images,
     load_model,
@@ -60,6 +61,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the index and its model, search, print (and plot)."""
+    if args.plot:
+        check_output(args.plot, what="--plot")
     retriever, model = _load(args)
     names = retriever.names
     root = Path(args.query)

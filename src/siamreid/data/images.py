@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from siamreid.errors import DatasetLayoutError, ImageLoadError
 
@@ -26,13 +26,16 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+_ORIENTATION = 0x0112  # the EXIF tag
 
 
 def load_image(item: str | os.PathLike[str] | Image.Image | np.ndarray[Any, Any]) -> Image.Image:
     """An 8-bit RGB PIL image from a path, a PIL image or a uint8 ``HxWx3`` array, fully decoded.
 
     Every mode Pillow opens becomes 8-bit RGB (see :func:`to_rgb` for the rules: 16-bit and
-    float greyscale are scaled, not clipped; alpha is dropped).
+    float greyscale are scaled, not clipped; alpha is dropped). A file's EXIF orientation is
+    applied (a phone photo stored sideways with an orientation tag comes out upright, as
+    viewers show it); PIL images and arrays are taken as they are.
 
     Raises:
         ImageLoadError: The file is missing, truncated, too large or not an image; its mode has
@@ -51,12 +54,23 @@ def load_image(item: str | os.PathLike[str] | Image.Image | np.ndarray[Any, Any]
     try:
         with Image.open(path) as img:
             img.load()  # decode now so truncated files fail here, not in a worker later
-            return to_rgb(img, f"image {str(path)!r}")
+            return to_rgb(_upright(img, path), f"image {str(path)!r}")
     except (OSError, UnidentifiedImageError, SyntaxError, Image.DecompressionBombError) as err:
         raise ImageLoadError(
             f"Cannot read image {str(path)!r}: {err}. Check the file exists and is a complete "
             "JPEG/PNG, or load the dataset with on_bad_image='skip'."
         ) from err
+
+
+def _upright(image: Image.Image, path: Path) -> Image.Image:
+    """``image`` turned as its EXIF orientation tag says (unchanged without one)."""
+    try:
+        if image.getexif().get(_ORIENTATION, 1) == 1:
+            return image
+        return ImageOps.exif_transpose(image)
+    except Exception as err:  # a corrupt EXIF block: the pixels are still good
+        logger.warning("Ignoring the unreadable EXIF orientation of %s: %s", path, err)
+        return image
 
 
 def to_rgb(image: Image.Image, what: str = "image") -> Image.Image:

@@ -33,6 +33,7 @@ trained from scratch for 300 PK steps (P=8, K=4, 64x32 input, flips only): mAP 0
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from siamreid._io import atomic_write_stream
 from siamreid.data._figures import HEIGHT, WIDTH, Person, draw_person, random_colour, random_person
 from siamreid.data.market1501 import MARKET1501_FOLDER, format_market1501_name
 from siamreid.errors import ConfigError, DatasetLayoutError
@@ -161,7 +163,8 @@ class _Writer:
     def write(self, folder: str, pid: int, camid: int, img: Image.Image) -> None:
         self.frames[camid] += 1
         name = format_market1501_name(pid, camid, frame=self.frames[camid] * 25)
-        img.save(self.base / folder / name, quality=self.cameras[camid].quality)
+        write = functools.partial(img.save, format="JPEG", quality=self.cameras[camid].quality)
+        atomic_write_stream(self.base / folder / name, write, durable=False)
 
 
 def make_synthetic_market(

@@ -31,6 +31,7 @@ shared 2-core machine; :class:`MOTChallenge` then cuts its 254 crops in 0.1 s of
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from siamreid._io import temp_dir
+from siamreid._io import atomic_write_stream, atomic_write_text, temp_dir
 from siamreid.data._figures import HEIGHT, WIDTH, draw_person, random_colour, random_person
 from siamreid.data.synthetic import _Camera, _camera, _photograph
 from siamreid.errors import ConfigError, DatasetLayoutError
@@ -207,12 +208,16 @@ def _write_sequence(
         placed = _place(actors, occluder, seed, seq, frame, num_frames, frame_size)
         image, vis = _compose(camera.scene, placed)
         image = _photograph(image, camera, np.random.default_rng([seed, 6, seq, frame]))
-        image.save(folder / "img1" / f"{frame:06d}.jpg", quality=camera.quality)
+        write = functools.partial(image.save, format="JPEG", quality=camera.quality)
+        atomic_write_stream(folder / "img1" / f"{frame:06d}.jpg", write, durable=False)
         rows.extend(_gt_rows(frame, placed, vis, frame_size))
-    (folder / "gt" / "gt.txt").write_text("".join(r[2] + "\n" for r in sorted(rows)))
-    (folder / "seqinfo.ini").write_text(
+    gt = "".join(r[2] + "\n" for r in sorted(rows))
+    atomic_write_text(folder / "gt" / "gt.txt", gt, durable=False)
+    atomic_write_text(
+        folder / "seqinfo.ini",
         f"[Sequence]\nname={name}\nimDir=img1\nframeRate={FRAME_RATE}\nseqLength={num_frames}\n"
-        f"imWidth={frame_size[0]}\nimHeight={frame_size[1]}\nimExt=.jpg\n"
+        f"imWidth={frame_size[0]}\nimHeight={frame_size[1]}\nimExt=.jpg\n",
+        durable=False,
     )
 
 

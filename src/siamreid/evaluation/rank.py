@@ -42,6 +42,10 @@ from siamreid.typing import Metric
 
 __all__ = ["RankMetrics", "evaluate_features", "evaluate_rank"]
 
+# Distances below -_NEGATIVE are not rounding (squared-distance expansions and 1 - cos dip
+# to about -1e-6 in float32): the matrix holds similarities.
+_NEGATIVE = 1e-3
+
 
 @dataclass(frozen=True, eq=False)
 class RankMetrics:
@@ -237,7 +241,8 @@ def evaluate_rank(
         chunk_size: Query rows converted to numpy at a time (bounds the extra memory).
 
     Returns:
-        The metrics, averaged over queries that keep at least one true match.
+        The metrics, averaged over queries that keep at least one true match. Negative
+        entries (a similarity matrix passed by mistake) give a ``UserWarning``.
 
     Raises:
         ValueError: Bad shapes or labels, NaN distances, an empty gallery, or no valid query.
@@ -259,7 +264,30 @@ def evaluate_rank(
     chunks = (
         (s, float_rows(distmat, s, min(s + chunk_size, num_q))) for s in range(0, num_q, chunk_size)
     )
-    return _evaluate_chunks(chunks, labels, max_rank, exclude_self, source)
+    return _evaluate_chunks(
+        _warn_if_similarity(chunks, source), labels, max_rank, exclude_self, source
+    )
+
+
+def _warn_if_similarity(
+    chunks: Iterator[tuple[int, FloatArray]], source: str
+) -> Iterator[tuple[int, FloatArray]]:
+    """The chunks, with one warning if a distance is clearly negative: a similarity matrix
+    (cosine similarity, a dot product) ranks the farthest items first. Rounding aside
+    (``_NEGATIVE``), no distance is below zero."""
+    warned = False
+    for start, rows in chunks:
+        low = float(rows.min()) if rows.size else 0.0
+        if not warned and low < -_NEGATIVE:
+            warnings.warn(
+                f"{source} holds negative values (min {low:.3g}): evaluate_rank expects "
+                "distances, smaller is closer. For a similarity matrix pass 1 - similarity "
+                "(cosine) or -similarity, or rank features with evaluate_features.",
+                UserWarning,
+                stacklevel=4,
+            )
+            warned = True
+        yield start, rows
 
 
 def _products(a: torch.Tensor, b: torch.Tensor) -> FloatArray:

@@ -106,9 +106,22 @@ def _checked_distances(
 ) -> tuple[FloatArray, FloatArray]:
     same = _as_vector(distances_same, "distances_same")
     diff = _as_vector(distances_diff, "distances_diff")
+    if same.size == 0:
+        raise InputError(
+            "distances_same is empty: calibrating needs distances between images of the same "
+            "person, so at least one identity with two or more images (or, with "
+            "nearest_match_distances, a query whose identity is in the gallery)."
+        )
+    if diff.size == 0:
+        raise InputError(
+            "distances_diff is empty: calibrating needs distances between different people, "
+            "so images of at least two identities (a single identity gives none); add images "
+            "of other people."
+        )
     for name, values in (("distances_same", same), ("distances_diff", diff)):
-        if values.size == 0 or not np.isfinite(values).all():
-            raise InputError(f"{name} must be a non-empty array of finite distances.")
+        if not np.isfinite(values).all():
+            bad = int(np.flatnonzero(~np.isfinite(values))[0])
+            raise InputError(f"{name} must hold finite distances; entry {bad} is {values[bad]}.")
     if max_false_accept_rate is not None and not 0.0 <= max_false_accept_rate <= 1.0:
         raise InputError(
             f"max_false_accept_rate must be within [0, 1], got {max_false_accept_rate}."

@@ -18,13 +18,15 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
 from torch import nn
 
+from siamreid._io import atomic_write
 from siamreid.errors import ExportError
+from siamreid.export._arguments import INSTALL_HINT, check_atol, checked_arguments
 from siamreid.export._normalisation import (
     InputNorm,
     input_stats,
@@ -34,12 +36,20 @@ from siamreid.export._normalisation import (
 from siamreid.models.embedder import SiameseEmbedder
 from siamreid.models.serialization import config_record
 
-__all__ = ["INPUT_NAME", "OUTPUT_NAME", "Exporter", "onnx_session", "to_onnx", "verify_onnx"]
+__all__ = [
+    "INPUT_NAME",
+    "OUTPUT_NAME",
+    "Exporter",
+    "export_onnx",
+    "file_opset",
+    "onnx_session",
+    "to_onnx",
+    "verify_onnx",
+]
 
 Exporter = Literal["dynamo", "torchscript"]
 INPUT_NAME = "images"
 OUTPUT_NAME = "embeddings"
-_INSTALL_HINT = "Install the ONNX extra: pip install 'siamreid[onnx]'."
 
 
 def to_onnx(
@@ -56,10 +66,14 @@ def to_onnx(
 ) -> Path:
     """Write ``model`` as one ONNX file: image batches of its ``input_size`` to embeddings.
 
+    The file is written atomically and read back (and, with ``verify``, run) before it
+    replaces what ``path`` held: a failure, a full disk or a kill leaves the old file whole.
+
     Args:
         model: The embedder (exported from a CPU copy, in eval mode; ``model`` is unchanged).
         path: Output ``.onnx`` file; its folder is created.
-        opset: ONNX opset version.
+        opset: ONNX opset version: 18 or newer with ``"dynamo"``, 7 to 20 with
+            ``"torchscript"``; the file holds exactly this one.
         dynamic_batch: Accept any batch size; else the graph is fixed to ``batch_size``.
         batch_size: Batch size of a fixed-batch graph (ignored with ``dynamic_batch``).
         exporter: ``"dynamo"`` (``torch.export``; needs onnxscript) or ``"torchscript"``
@@ -75,23 +89,65 @@ def to_onnx(
         The path of the ONNX file.
 
     Raises:
-        ExportError: The exporter failed or is missing, or verification exceeded ``atol``.
+        InputError: ``opset`` is outside the exporter's range, or ``atol`` is not positive.
+        ExportError: The exporter failed or is missing, the file read back differs from what
+            was asked, or verification exceeded ``atol``.
+        OSError: The file cannot be written (a full disk), naming ``path``.
 
     Example:
         >>> to_onnx(model, "reid.onnx")  # doctest: +SKIP
         >>> session = onnxruntime.InferenceSession("reid.onnx")  # doctest: +SKIP
     """
-    out = _checked_output(path, exporter, batch_size, input_norm)
+    return export_onnx(
+        model,
+        path,
+        opset=opset,
+        dynamic_batch=dynamic_batch,
+        batch_size=batch_size,
+        exporter=exporter,
+        input_norm=input_norm,
+        verify=verify,
+        atol=atol,
+    )[0]
+
+
+def export_onnx(
+    model: SiameseEmbedder,
+    path: str | os.PathLike[str],
+    *,
+    opset: int = 18,
+    dynamic_batch: bool = True,
+    batch_size: int = 1,
+    exporter: Exporter = "dynamo",
+    input_norm: InputNorm = "model",
+    verify: bool = True,
+    atol: float = 1e-4,
+) -> tuple[Path, float | None]:
+    """:func:`to_onnx`, also returning the verification's largest difference (``None``
+    without ``verify``): what ``siamreid export`` prints.
+
+    The graph is built in memory and written atomically: the file is read back (opset,
+    metadata, ``onnx.checker``) and, with ``verify``, run in onnxruntime before it replaces
+    whatever ``path`` held, so a failure, a full disk or a kill leaves the old file whole.
+    """
+    out = checked_arguments(path, opset, exporter, batch_size, input_norm, atol)
     net = _cpu_eval_copy(model)
     height, width = model.config.input_size
     example = torch.randn(2 if dynamic_batch else batch_size, 3, height, width)
     graph = with_input_norm(net, input_norm)
-    _export_or_explain(graph, example, out, opset, dynamic_batch, exporter, model.backbone_name)
-    _write_metadata(out, model, input_norm)
-    if verify:
-        sizes = (1, 7) if dynamic_batch else (batch_size,)
-        verify_onnx(out, net, batch_sizes=sizes, atol=atol)
-    return out
+    proto = _export_or_explain(graph, example, opset, dynamic_batch, exporter, model.backbone_name)
+    _add_metadata(proto, model, input_norm)
+    blob = proto.SerializeToString()
+    sizes = (1, 7) if dynamic_batch else (batch_size,)
+    worst: list[float] = []
+
+    def check(tmp: Path) -> None:
+        _check_written(tmp, out, opset)
+        if verify:
+            worst.append(_verify(tmp, net, sizes, atol, seed=0, name=str(out)))
+
+    atomic_write(out, lambda tmp: tmp.write_bytes(blob), check=check)
+    return out, (worst[0] if worst else None)
 
 
 def verify_onnx(
@@ -122,7 +178,21 @@ def verify_onnx(
         >>> verify_onnx("reid.onnx", model)  # doctest: +SKIP
         2.4e-07
     """
-    session = onnx_session(Path(path))
+    check_atol(atol)
+    return _verify(Path(path), model, batch_sizes, atol, seed=seed, name=str(path))
+
+
+def _verify(
+    path: Path,
+    model: SiameseEmbedder,
+    batch_sizes: Sequence[int],
+    atol: float,
+    *,
+    seed: int,
+    name: str,
+) -> float:
+    """:func:`verify_onnx` of ``path``, whose messages call the file ``name``."""
+    session = onnx_session(path, name=name)
     net = _cpu_eval_copy(model)
     to_graph = renormalisation(session, model)
     height, width = model.config.input_size
@@ -130,46 +200,28 @@ def verify_onnx(
     worst = 0.0
     for n in batch_sizes:
         images = torch.randn(n, 3, height, width, generator=generator)
-        worst = max(worst, _difference(session, net, to_graph, images, str(path)))
+        worst = max(worst, _difference(session, net, to_graph, images, name))
     if not worst <= atol:
         raise ExportError(
-            f"{str(path)!r} disagrees with PyTorch: max abs difference {worst:.3g} > atol "
+            f"{name!r} disagrees with PyTorch: max abs difference {worst:.3g} > atol "
             f"{atol:g}. Try the other exporter or another opset."
         )
     return worst
 
 
-def _checked_output(
-    path: str | os.PathLike[str], exporter: str, batch_size: int, input_norm: str
-) -> Path:
-    """The ONNX file to write, its folder created, once the export arguments are checked."""
-    if exporter not in ("dynamo", "torchscript"):
-        raise ExportError(f"exporter is {exporter!r}; expected 'dynamo' or 'torchscript'.")
-    if batch_size < 1:
-        raise ExportError(f"batch_size must be >= 1, got {batch_size}.")
-    if input_norm not in ("model", "imagenet"):
-        raise ExportError(f"input_norm is {input_norm!r}; expected 'model' or 'imagenet'.")
-    out = Path(path)
-    if out.is_dir():
-        raise ExportError(f"ONNX path {str(out)!r} is a folder; pass a file name like model.onnx.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return out
-
-
 def _export_or_explain(
     graph: nn.Module,
     example: torch.Tensor,
-    out: Path,
     opset: int,
     dynamic_batch: bool,
     exporter: Exporter,
     backbone_name: str,
-) -> None:
+) -> Any:
     """:func:`_export`, its failures turned into an ExportError that says what to try."""
     try:
-        _export(graph, example, out, opset, dynamic_batch, exporter)
+        return _export(graph, example, opset, dynamic_batch, exporter)
     except ImportError as err:
-        raise ExportError(f"Cannot export to ONNX: {err}. {_INSTALL_HINT}") from err
+        raise ExportError(f"Cannot export to ONNX: {err}. {INSTALL_HINT}") from err
     except Exception as err:  # exporters fail with many types; all mean "not exportable"
         other = "torchscript" if exporter == "dynamo" else "dynamo"
         raise ExportError(
@@ -208,13 +260,11 @@ def _cpu_eval_copy(model: SiameseEmbedder) -> SiameseEmbedder:
 
 
 def _export(
-    net: nn.Module,
-    example: torch.Tensor,
-    out: Path,
-    opset: int,
-    dynamic_batch: bool,
-    exporter: Exporter,
-) -> None:
+    net: nn.Module, example: torch.Tensor, opset: int, dynamic_batch: bool, exporter: Exporter
+) -> Any:
+    """The exported graph as an in-memory ``onnx.ModelProto`` (nothing is written)."""
+    import onnx
+
     common: dict[str, Any] = {
         "input_names": [INPUT_NAME],
         "output_names": [OUTPUT_NAME],
@@ -223,26 +273,29 @@ def _export(
     with _quiet():
         if exporter == "dynamo":
             batch = torch.export.Dim("batch", min=1)
-            torch.onnx.export(
+            program = torch.onnx.export(
                 net,
                 (example,),
-                str(out),
+                None,
                 dynamo=True,
                 dynamic_shapes={INPUT_NAME: {0: batch}} if dynamic_batch else None,
-                external_data=False,
                 verbose=False,
                 **common,
             )
-        else:
-            axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
-            torch.onnx.export(
-                net,
-                (example,),
-                str(out),
-                dynamo=False,
-                dynamic_axes=axes if dynamic_batch else None,
-                **common,
-            )
+            if program is None:
+                raise RuntimeError("torch.onnx.export returned no program")
+            return program.model_proto
+        axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
+        buffer = io.BytesIO()
+        torch.onnx.export(
+            net,
+            (example,),
+            cast(Any, buffer),  # typed as a path, but the tracer writes to a file object too
+            dynamo=False,
+            dynamic_axes=axes if dynamic_batch else None,
+            **common,
+        )
+        return onnx.load_from_string(buffer.getvalue())
 
 
 @contextlib.contextmanager
@@ -253,12 +306,11 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def _write_metadata(path: Path, model: SiameseEmbedder, input_norm: InputNorm) -> None:
-    try:
-        import onnx
-    except ImportError as err:
-        raise ExportError(f"Cannot add metadata to {str(path)!r}: {err}. {_INSTALL_HINT}") from err
-    # the saved model's own record (config.json), with the input statistics this graph expects
+def _add_metadata(proto: Any, model: SiameseEmbedder, input_norm: InputNorm) -> None:
+    """Set the metadata props: the saved model's own record (``config.json``) with the input
+    statistics this graph expects."""
+    import onnx
+
     record = config_record(model)
     mean, std = input_stats(model, input_norm)
     record.update(
@@ -269,20 +321,50 @@ def _write_metadata(path: Path, model: SiameseEmbedder, input_norm: InputNorm) -
         model_std=list(model.data_config.std),
     )
     props = {key: v if isinstance(v, str) else json.dumps(v) for key, v in record.items()}
-    proto = onnx.load(str(path))
     onnx.helper.set_model_props(proto, props)
-    onnx.save(proto, str(path))
 
 
-def onnx_session(path: Path) -> Any:
-    """An onnxruntime CPU session of ``path``, or an ExportError saying what is missing."""
+def _check_written(tmp: Path, out: Path, opset: int) -> None:
+    """Read the written file back: a valid model of the asked opset with its metadata."""
+    import onnx
+
+    try:
+        proto = onnx.load(str(tmp))
+        onnx.checker.check_model(proto)
+    except Exception as err:  # onnx raises its own untyped errors
+        raise ExportError(f"The ONNX file written for {str(out)!r} is invalid: {err}") from err
+    written = file_opset(tmp)
+    if written != opset:
+        raise ExportError(
+            f"The exporter wrote opset {written}, not the {opset} asked for, so {str(out)!r} "
+            f"was not written. Ask for opset {written}, or try the other exporter."
+        )
+    if not any(p.key == "input_size" for p in proto.metadata_props):
+        raise ExportError(f"The ONNX file written for {str(out)!r} lost its metadata.")
+
+
+def file_opset(path: str | os.PathLike[str]) -> int:
+    """The default-domain (``ai.onnx``) opset an ONNX file holds, read back with ``onnx.load``."""
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    versions = [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")]
+    if not versions:
+        raise ExportError(f"{str(path)!r} imports no ai.onnx opset; it is not a model file.")
+    return int(versions[0])
+
+
+def onnx_session(path: Path, *, name: str | None = None) -> Any:
+    """An onnxruntime CPU session of ``path``, or an ExportError saying what is missing
+    (messages call the file ``name``, by default ``path``)."""
+    name = str(path) if name is None else name
     try:
         import onnxruntime
     except ImportError as err:
-        raise ExportError(f"Cannot verify {str(path)!r}: {err}. {_INSTALL_HINT}") from err
+        raise ExportError(f"Cannot verify {name!r}: {err}. {INSTALL_HINT}") from err
     if not path.is_file():
-        raise ExportError(f"No ONNX file at {str(path)!r}; export one with to_onnx first.")
+        raise ExportError(f"No ONNX file at {name!r}; export one with to_onnx first.")
     try:
         return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime's own error types are not importable by name
-        raise ExportError(f"onnxruntime cannot load {str(path)!r}: {err}") from err
+        raise ExportError(f"onnxruntime cannot load {name!r}: {err}") from err
