@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from siamreid.cli._common import (
     CHECKPOINT_HELP,
     add_embedding_options,
@@ -35,6 +33,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Embed the images and write the .npz file."""
+    import numpy as np
+
     paths = list_images(args.images, "IMAGES", args.on_bad_image)
     model = load_model(args.checkpoint, args.device)
     embeddings = embed_paths(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from siamreid.cli._common import CHECKPOINT_HELP
+from siamreid.cli._options import add_renamed
 from siamreid.errors import ExportError
-from siamreid.export import InputNorm, to_onnx, verify_onnx, write_boxmot_metadata
-from siamreid.models import load_pretrained
+
+if TYPE_CHECKING:
+    from siamreid.export import InputNorm
 
 
 def register(subparsers: Any) -> None:
@@ -24,7 +26,15 @@ def register(subparsers: Any) -> None:
         "runtime and trackers (BotSort(reid_weights=...)). Needs: pip install 'siamreid[onnx]'.",
     )
     parser.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
-    parser.add_argument("--onnx", required=True, metavar="FILE", help="output .onnx file")
+    add_renamed(  # dest stays "onnx": --out is the one output option of every command
+        parser,
+        "--out",
+        "--onnx",
+        dest="onnx",
+        required=True,
+        metavar="FILE",
+        help="output .onnx file (formerly --onnx)",
+    )
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default: 18)")
     parser.add_argument(
         "--static-batch",
@@ -60,6 +70,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load, export, verify, print."""
+    from siamreid.export import to_onnx, verify_onnx, write_boxmot_metadata
+    from siamreid.models import load_pretrained
+
     if args.boxmot:
         if args.input_norm == "model":
             raise ExportError(
@@ -68,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             )
         if not args.onnx.lower().endswith(".onnx"):
             raise ExportError(
-                f"--onnx {args.onnx!r} does not end in .onnx; BoxMOT picks its runtime by the "
+                f"--out {args.onnx!r} does not end in .onnx; BoxMOT picks its runtime by the "
                 "file suffix. Name the file like reid.onnx."
             )
     input_norm: InputNorm = args.input_norm or ("imagenet" if args.boxmot else "model")

@@ -13,8 +13,6 @@ from siamreid.cli._common import (
     list_images,
     load_model,
 )
-from siamreid.data.labels import identities
-from siamreid.retrieval import Retriever
 
 
 def register(subparsers: Any) -> None:
@@ -55,6 +53,9 @@ def register(subparsers: Any) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     """Embed the gallery and save the index, the model and the id names."""
+    from siamreid.data.labels import identities
+    from siamreid.retrieval import Retriever
+
     root = Path(args.gallery)
     people = identities(list_images(root, "GALLERY", args.on_bad_image), root)
     model = load_model(args.checkpoint, args.device)
