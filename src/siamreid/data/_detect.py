@@ -98,14 +98,14 @@ def is_cuhk03np(variant: str) -> Callable[[Path], bool]:
 
 
 def is_msmt17(root: Path) -> bool:
-    """An MSMT17 release (V1 or V2) folder, or the folder holding one."""
+    """An MSMT17 release (V1 or V2) folder with its list files, or the folder holding one."""
     from siamreid.data.msmt17 import MSMT17
 
     try:
-        MSMT17(root).release()
+        folder, _ = MSMT17(root).release()
     except DatasetLayoutError:
         return False
-    return True
+    return (folder / "list_train.txt").is_file()  # MOT's train/ is no MSMT17 release
 
 
 def is_mot(root: Path) -> bool:
