@@ -15,6 +15,7 @@ dataset a folder holds from its layout alone, reading no image.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -175,8 +176,7 @@ def _mot(source: DatasetSource) -> ReidSplits:
     from siamreid.data.mot import MOTChallenge
 
     options = MOTOptions.from_mapping(source.options, "options")
-    settings = {f: getattr(options, f) for f in options.__dataclass_fields__}
-    return MOTChallenge(source.path, seed=source.seed, **settings).load()
+    return MOTChallenge(source.path, seed=source.seed, **dataclasses.asdict(options)).load()
 
 
 def _folder(source: DatasetSource) -> ReidSplits:
