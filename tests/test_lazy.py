@@ -48,6 +48,12 @@ def test_every_public_name_is_the_object_of_its_module(package: str) -> None:
         _ = module.Nope
 
 
+def test_subpackages_stay_reachable_from_a_bare_import() -> None:
+    code = "import siamreid\nprint(siamreid.models.serialization.__name__)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "siamreid.models.serialization"
+
+
 def _loaded_after(code: str) -> list[str]:
     probe = f"{code}\nimport sys\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -11,6 +11,7 @@ agree.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -29,7 +30,9 @@ def lazy_exports(
 
     Returns:
         ``(__getattr__, __dir__)``: assign both at the package's top level. A name, once
-        imported, is set on the package, so later look-ups are plain attribute reads.
+        imported, is set on the package, so later look-ups are plain attribute reads. A
+        subpackage or module of ``package`` is imported on first use too (``siamreid.models``
+        after a bare ``import siamreid``), as the eager ``__init__`` used to provide.
 
     Example:
         >>> __getattr__, __dir__ = lazy_exports(__name__, {"siamreid.data": ("Market1501",)})
@@ -39,9 +42,12 @@ def lazy_exports(
 
     def __getattr__(name: str) -> Any:  # noqa: N807 (the module hook PEP 562 names)
         module = module_of.get(name)
-        if module is None:
+        if module is not None:
+            value = getattr(importlib.import_module(module), name)
+        elif importlib.util.find_spec(f"{package}.{name}") is not None:
+            value = importlib.import_module(f"{package}.{name}")  # `siamreid.models.x`, as before
+        else:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
         setattr(sys.modules[package], name, value)
         return value
 
