@@ -117,7 +117,9 @@ def main() -> None:
         "to build its parser; now `siamreid/__init__.py` and `siamreid.data` export lazily "
         "(`siamreid/_lazy.py`) and each command imports its work inside `run()`, so help and "
         "argument errors load only argparse, numpy and PIL. "
-        "`tests/cli/test_main.py` asserts the imports, not the times.\n\n" + table
+        "`tests/cli/test_main.py` asserts the imports, not the times. Wall times follow the "
+        "machine's load (the stamp gives it at the start; on a shared machine the old column "
+        "varies several-fold between runs); the after column stays under a second.\n\n" + table
     )
     write_section("cli", body)
 
