@@ -11,7 +11,8 @@ at the end (Rank-1/5/10, mAP and mINP of train -> test, in %).
 
 The real run uses the strong-baseline recipe (``configs/market1501_efficientnet_b0.yaml``) and
 takes as long as ``examples/reproduce_market1501.py`` plus one evaluation per extra test set;
-download each dataset yourself and check it first with ``siamreid data check NAME ROOT``.
+download each dataset yourself and check it first with
+``siamreid data check --dataset NAME --root DIR``.
 
 ``--smoke`` trains a tiny model for a few steps on a synthetic Market-1501 copy and tests it on
 that copy and on a second one drawn with another seed (other people, other cameras): under a

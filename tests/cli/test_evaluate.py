@@ -45,7 +45,7 @@ def test_evaluate_reports_the_library_metrics(
     rerank: bool,
 ) -> None:
     report = tmp_path / "metrics.json"
-    args = ["--checkpoint", checkpoint, "--data", "market1501", "--root", synthetic_root]
+    args = ["--checkpoint", checkpoint, "--dataset", "market1501", "--root", synthetic_root]
     result = cli("evaluate", *args, "--json", report, "--workers", 0, *(["--rerank"] * rerank))
     assert result.code == 0, result.err
     query, gallery = _features(tiny_model, synthetic_splits)
@@ -64,10 +64,33 @@ def test_evaluate_reports_the_library_metrics(
 def test_evaluate_synthetic_reads_an_existing_dataset(
     cli: Runner, checkpoint: Path, synthetic_root: Path
 ) -> None:
-    args = ["--checkpoint", checkpoint, "--data", "synthetic", "--root", synthetic_root.parent]
+    args = ["--checkpoint", checkpoint, "--dataset", "synthetic", "--root", synthetic_root.parent]
     result = cli("evaluate", *args, "--workers", 0)
     assert result.code == 0, result.err
     assert "rank1" in result.out
+
+
+def test_the_dataset_is_detected_and_synthetic_data_is_no_incomplete_download(
+    cli: Runner, checkpoint: Path, synthetic_root: Path
+) -> None:
+    result = cli("evaluate", "--checkpoint", checkpoint, "--root", synthetic_root, "--workers", 0)
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"--root {synthetic_root}: detected dataset synthetic")
+    assert "=> Synthetic Market-1501 loaded" in result.out
+    assert "incomplete download" not in result.out
+    assert "synthetic (cosine distance" in result.out
+
+
+def test_the_old_data_option_still_works_with_one_warning(
+    cli: Runner, checkpoint: Path, synthetic_root: Path
+) -> None:
+    args = ["--checkpoint", checkpoint, "--data", "synthetic", "--root", synthetic_root.parent]
+    result = cli("evaluate", *args, "--workers", 0)
+    assert result.code == 0, result.err
+    assert result.err.splitlines() == [
+        "siamreid: warning: --data is deprecated and will be removed; use --dataset instead."
+    ]
+    assert "synthetic (cosine distance" in result.out
 
 
 def _expected(model: SiameseEmbedder, splits: ReidSplits) -> dict[str, float]:
@@ -92,6 +115,8 @@ def test_each_test_set_is_evaluated_on_its_own(
         checkpoint,
         "--root",
         synthetic_root,
+        "--dataset",
+        "market1501",
         "--test",
         "synthetic",
         other.parent,

@@ -21,7 +21,7 @@ def test_export_writes_a_matching_onnx_file(
     cli: Runner, checkpoint: Path, tiny_model: SiameseEmbedder, tmp_path: Path
 ) -> None:
     out = tmp_path / "nested" / "reid.onnx"
-    result = cli("export", "--checkpoint", checkpoint, "--onnx", out, "--exporter", "torchscript")
+    result = cli("export", "--checkpoint", checkpoint, "--out", out, "--exporter", "torchscript")
     assert result.code == 0, result.err
     assert "onnxruntime matches PyTorch on batches (1, 7)" in result.out
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
@@ -34,7 +34,7 @@ def test_export_writes_a_matching_onnx_file(
 
 def test_static_batch_export_fixes_the_batch(cli: Runner, checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "static.onnx"
-    args = ["--checkpoint", checkpoint, "--onnx", out, "--exporter", "torchscript"]
+    args = ["--checkpoint", checkpoint, "--out", out, "--exporter", "torchscript"]
     result = cli("export", *args, "--static-batch", 4)
     assert result.code == 0, result.err
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
@@ -44,7 +44,7 @@ def test_static_batch_export_fixes_the_batch(cli: Runner, checkpoint: Path, tmp_
 def test_boxmot_export_writes_the_sidecar(cli: Runner, checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "reid.onnx"
     result = cli(
-        "export", "--checkpoint", checkpoint, "--onnx", out, "--exporter", "torchscript", "--boxmot"
+        "export", "--checkpoint", checkpoint, "--out", out, "--exporter", "torchscript", "--boxmot"
     )
     assert result.code == 0, result.err
     assert "imagenet input normalisation" in result.out
@@ -68,7 +68,7 @@ def test_boxmot_export_refuses_what_boxmot_cannot_load(
 ) -> None:
     name = "reid.onnx" if extra else "reid.bin"
     result = cli(
-        "export", "--checkpoint", checkpoint, "--onnx", tmp_path / name, "--boxmot", *extra
+        "export", "--checkpoint", checkpoint, "--out", tmp_path / name, "--boxmot", *extra
     )
     assert result.code != 0
     assert message in result.err
@@ -79,7 +79,7 @@ def test_export_writes_and_prints_the_opset_asked_for(
     cli: Runner, checkpoint: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "old.onnx"
-    args = ["--checkpoint", checkpoint, "--onnx", out, "--exporter", "torchscript"]
+    args = ["--checkpoint", checkpoint, "--out", out, "--exporter", "torchscript"]
     result = cli("export", *args, "--opset", 11)
     assert result.code == 0, result.err
     assert "opset 11," in result.out
@@ -90,7 +90,7 @@ def test_export_refuses_an_opset_the_exporter_would_not_write(
     cli: Runner, checkpoint: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "old.onnx"
-    result = cli("export", "--checkpoint", checkpoint, "--onnx", out, "--opset", 11)
+    result = cli("export", "--checkpoint", checkpoint, "--out", out, "--opset", 11)
     assert result.code == 2
     assert "opset is 11; the dynamo exporter writes opsets 18.." in result.err
     assert "exporter='torchscript'" in result.err
@@ -103,7 +103,7 @@ def test_export_atol_must_be_a_positive_number(
 ) -> None:
     out = tmp_path / "m.onnx"
     with pytest.raises(SystemExit) as exit_info:
-        cli("export", "--checkpoint", checkpoint, "--onnx", out, f"--atol={atol}")
+        cli("export", "--checkpoint", checkpoint, "--out", out, f"--atol={atol}")
     assert exit_info.value.code == 2
     assert "argument --atol:" in capsys.readouterr().err
     assert not out.exists()

@@ -39,7 +39,9 @@ def test_help_exits_cleanly(command: str, cli: Runner) -> None:
 
 
 def test_missing_checkpoint_is_one_line_on_stderr(cli: Runner, tmp_path: Path) -> None:
-    result = cli("evaluate", "--checkpoint", tmp_path / "none", "--root", tmp_path)
+    result = cli(
+        "evaluate", "--checkpoint", tmp_path / "none", "--dataset", "market1501", "--root", tmp_path
+    )
     assert result.code == 2
     assert result.err.startswith("siamreid evaluate: error: No saved model at")
     assert len(result.err.strip().splitlines()) == 1
@@ -47,7 +49,7 @@ def test_missing_checkpoint_is_one_line_on_stderr(cli: Runner, tmp_path: Path) -
 
 
 def test_debug_shows_the_traceback(cli: Runner, tmp_path: Path) -> None:
-    result = cli("--debug", "export", "--checkpoint", tmp_path / "none", "--onnx", tmp_path / "m")
+    result = cli("--debug", "export", "--checkpoint", tmp_path / "none", "--out", tmp_path / "m")
     assert result.code == 2
     assert "Traceback" in result.err
     assert "No saved model at" in result.err
@@ -70,3 +72,61 @@ def test_python_dash_m_runs_the_commands() -> None:
     )
     assert proc.returncode == 0
     assert "--checkpoint" in proc.stdout
+
+
+COMMANDS = (
+    (),
+    ("synth",),
+    ("demo",),
+    ("train",),
+    ("evaluate",),
+    ("embed",),
+    ("index",),
+    ("index", "build"),
+    ("search",),
+    ("export",),
+    ("data",),
+    ("data", "check"),
+)
+HEAVY = ("torch", "timm", "torchvision")
+
+
+def _imported(*argv: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``python -X importtime -m siamreid ARGV``; the top-level packages it imported."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "siamreid", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    modules = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    return proc, modules
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "siamreid")
+def test_help_loads_no_torch(command: tuple[str, ...]) -> None:
+    proc, modules = _imported(*command, "--help")
+    assert proc.returncode == 0
+    assert "usage: siamreid" in proc.stdout
+    assert "siamreid" in modules  # the probe sees our imports
+    assert not modules & set(HEAVY), f"{' '.join(command)} --help imported {modules & set(HEAVY)}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("evaluate",),
+        ("train", "--bogus"),
+        ("export", "--checkpoint", "m"),
+        ("synth", "--seed", "x"),
+    ],
+)
+def test_an_argument_error_loads_no_torch(argv: tuple[str, ...]) -> None:
+    proc, modules = _imported(*argv)
+    assert proc.returncode == 2
+    assert "error:" in proc.stderr
+    assert not modules & set(HEAVY)

@@ -98,7 +98,7 @@ def test_evaluate_json_a_folder_fails_before_any_work(
         "evaluate",
         "--checkpoint",
         tmp_path / "no-such-model",  # loading it would fail: the check comes first
-        "--data",
+        "--dataset",
         "market1501",
         "--root",
         synthetic_root,
@@ -111,12 +111,12 @@ def test_evaluate_json_a_folder_fails_before_any_work(
 def test_export_onnx_a_folder_fails_before_loading(cli: Runner, tmp_path: Path) -> None:
     out = tmp_path / "reid.onnx"
     out.mkdir()
-    line = _error(cli("export", "--checkpoint", tmp_path / "no-such-model", "--onnx", out))
-    assert f"--onnx {str(out)!r} is a folder" in line
+    line = _error(cli("export", "--checkpoint", tmp_path / "no-such-model", "--out", out))
+    assert f"--out {str(out)!r} is a folder" in line
 
 
 def test_export_onto_a_device_is_refused(cli: Runner, tmp_path: Path) -> None:
     # the atomic rename would replace the device node itself
-    line = _error(cli("export", "--checkpoint", tmp_path / "no-such-model", "--onnx", os.devnull))
+    line = _error(cli("export", "--checkpoint", tmp_path / "no-such-model", "--out", os.devnull))
     assert "is not a regular file" in line
     assert Path(os.devnull).is_char_device()

@@ -119,7 +119,7 @@ def test_sigkill_while_exporting_onto_a_good_file_keeps_it(
     target = tmp_path / "reid.onnx"
     shutil.copy(good_onnx, target)
     old = target.read_bytes()
-    args = _command("export", "--checkpoint", model_dir, "--onnx", target, "--opset", "17")
+    args = _command("export", "--checkpoint", model_dir, "--out", target, "--opset", "17")
     seen = _kill_while_writing([*args, "--exporter", "torchscript"], target)
     assert target.read_bytes() == old, f"killed after: {seen}"
     assert seen == "temporary", "the export finished before a temporary file was seen"
@@ -134,7 +134,7 @@ def test_export_out_of_disk_space_keeps_the_good_file(
     old = target.read_bytes()
     blocks = len(old) // 1024 // 2  # half of what the new file needs
     proc = _limited(
-        blocks, "export", "--checkpoint", model_dir, "--onnx", target, "--exporter", "torchscript"
+        blocks, "export", "--checkpoint", model_dir, "--out", target, "--exporter", "torchscript"
     )
     line = one_line_error(proc)
     assert str(target) in line

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from siamreid.cli.main import main
-from siamreid.errors import ConfigError
+from siamreid.errors import ConfigError, RunFolderError
 from siamreid.runs import demo
-from siamreid.runs.demo import DEMO_CONFIG, demo_config_text, demo_recipe
+from siamreid.runs.demo import DEMO_CONFIG, demo_config_text, demo_recipe, run_demo
 from siamreid.training.recipe import Recipe, load_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +41,7 @@ BEFORE_THE_FILE: dict[str, Any] = {
         "synthetic_test_ids": 100,
         "camera_pattern": "c(\\d+)",
         "seed": 0,
+        "options": {},
         "train": None,
         "test": None,
         "on_bad_image": "raise",
@@ -152,7 +153,7 @@ def test_the_demo_command_passes_its_options_to_the_recipe(
         ran.append((out, recipe, overwrite))
         return {}
 
-    monkeypatch.setattr("siamreid.cli.demo.run_demo", fake_run_demo)
+    monkeypatch.setattr("siamreid.runs.demo.run_demo", fake_run_demo)  # imported by run()
     out = str(tmp_path / "demo")
     assert main(["demo", "--out", out, "--epochs", "2", "--seed", "3"]) == 0
     assert main(["demo", "--out", out, "--backbone", "resnet34", "--overwrite"]) == 0
@@ -200,3 +201,16 @@ def test_an_installed_wheel_reads_its_own_copy(wheel: Path, tmp_path: Path) -> N
     assert Path(where).is_relative_to(site)
     assert not (tmp_path / "configs").exists()  # no checkout beside it: the packaged copy was read
     assert backbone == "resnet18"
+
+
+def test_a_second_demo_in_the_same_folder_names_what_demo_accepts(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "recipe.yaml").write_text("{}", encoding="utf-8")  # a run's marker file
+    with pytest.raises(RunFolderError) as info:
+        run_demo(out, demo_recipe(out))
+    message = str(info.value)
+    assert "--overwrite" in message
+    assert "another --out" in message
+    assert "--resume" not in message  # demo has no --resume
+    assert sorted(p.name for p in out.iterdir()) == ["recipe.yaml"]

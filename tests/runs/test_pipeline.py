@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import torch
 
+from siamreid._io import LOCK_FILE
 from siamreid.data.samples import ReidSplits
-from siamreid.errors import ConfigError, PretrainedWeightsError, RunFolderError
+from siamreid.errors import BackboneError, ConfigError, PretrainedWeightsError, RunFolderError
 from siamreid.runs.pipeline import build_model, run_recipe
 from siamreid.training.recipe import Recipe, load_recipe, recipe_from_dict
 
@@ -136,3 +137,42 @@ def test_a_missing_weights_file_is_named_by_its_recipe_field(tmp_path: Path) -> 
     )
     with pytest.raises(PretrainedWeightsError, match=r"^model\.weights '.*w\.pth'"):
         build_model(recipe)
+
+
+def test_a_backbone_typo_is_reported_before_any_data_is_read(tmp_path: Path) -> None:
+    recipe = recipe_from_dict(
+        {
+            **TINY,
+            "model": {**TINY["model"], "backbone": "resnet5O"},
+            "data": {"dataset": "synthetic", "root": str(tmp_path / "data")},
+        }
+    )
+    lines: list[str] = []
+    with pytest.raises(BackboneError, match=r"Unknown backbone 'resnet5O'.*resnet50"):
+        run_recipe(recipe, tmp_path / "run", echo=lines.append)
+    assert lines == []  # no data summary: nothing was read
+    assert not (tmp_path / "data").exists()  # nor generated
+    assert not (tmp_path / "run").exists()
+
+
+def test_p_above_the_identities_stops_after_the_summary_and_leaves_no_folder(
+    tmp_path: Path, synthetic_root: Path, synthetic_splits: ReidSplits
+) -> None:
+    ids = synthetic_splits.num_train_pids
+    recipe = recipe_from_dict(
+        {
+            **TINY,
+            "trainer": {**TINY["trainer"], "sampling": {"p": ids + 1, "k": 2}},
+            "data": {"dataset": "market1501", "root": str(synthetic_root)},
+        }
+    )
+    lines: list[str] = []
+    with pytest.raises(ConfigError, match=rf"trainer\.sampling\.p={ids + 1}.* has {ids}"):
+        run_recipe(recipe, tmp_path / "run", echo=lines.append)
+    assert lines == [synthetic_splits.summary()]  # no untrained evaluation ran
+    assert not (tmp_path / "run").exists()
+    # an empty folder the user made stays, and stays empty
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"trainer\.sampling\.p"):
+        run_recipe(recipe, tmp_path / "empty", echo=lines.append)
+    assert [p.name for p in (tmp_path / "empty").iterdir() if p.name != LOCK_FILE] == []

@@ -8,16 +8,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from siamreid._io import check_output
-from siamreid.data.datasets import BadImagePolicy, unreadable_images
-from siamreid.data.images import find_images
 from siamreid.errors import DatasetLayoutError, InputError
-from siamreid.models import load_pretrained
-from siamreid.models.embedder import SiameseEmbedder
-from siamreid.training.device import default_num_workers, select_device
+
+if TYPE_CHECKING:  # the commands' parsers are built without torch: `--help` answers at once
+    import torch
+
+    from siamreid.data.datasets import BadImagePolicy
+    from siamreid.models.embedder import SiameseEmbedder
 
 __all__ = [
     "add_embedding_options",
@@ -73,6 +73,9 @@ def positive_float(text: str) -> float:
 
 def load_model(source: str, device: str | None) -> SiameseEmbedder:
     """The saved model at ``source``, on ``device`` (by default CUDA, MPS or CPU, as training)."""
+    from siamreid.models import load_pretrained
+    from siamreid.training.device import select_device
+
     model = load_pretrained(source)
     return model.to(select_device(device, what="--device"))
 
@@ -92,6 +95,9 @@ def list_images(
     With ``on_bad_image="skip"`` every image is decoded once and the unreadable ones are left
     out, each named in a warning on stderr.
     """
+    from siamreid.data.datasets import unreadable_images
+    from siamreid.data.images import find_images
+
     found = find_images(source, what)
     if on_bad_image == "raise":
         return found
@@ -116,6 +122,8 @@ def embed_paths(
     """Float32 ``[N, D]`` embeddings of image files (``SiameseEmbedder.embed``, with the
     command's options and a progress bar on terminals); ``workers=None`` counts them as the
     Trainer does for the model's device."""
+    from siamreid.training.device import default_num_workers
+
     if workers is None:
         workers = default_num_workers(next(model.parameters()).device)
     if batch_size < 1 or workers < 0:

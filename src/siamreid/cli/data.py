@@ -6,10 +6,12 @@ import argparse
 from dataclasses import replace
 from typing import Any
 
+from siamreid.cli._options import renamed_positional
 from siamreid.data.config import DatasetSource
 from siamreid.data.published import PublishedCounts, SplitCounts, compare_counts, count_split
-from siamreid.data.registry import DATASETS, check_dataset_name, load_source
+from siamreid.data.registry import DATASETS, check_dataset_name, detect_dataset, load_source
 from siamreid.data.samples import ReidSplits
+from siamreid.errors import ConfigError, InputError
 
 
 def register(subparsers: Any) -> None:
@@ -23,14 +25,32 @@ def register(subparsers: Any) -> None:
     check = actions.add_parser(
         "check",
         help="read a dataset and compare its counts with the published ones",
-        description="Read the dataset NAME under ROOT as training would, print its identities, "
+        description="Read the dataset under --root as training would, print its identities, "
         "images and cameras per split, and, for a benchmark, each split's counts against the "
         "published ones (a difference usually means an incomplete download). A dataset that "
         "cannot be read is reported as one line naming the path and what was expected. "
-        f"NAME is one of: {', '.join(DATASETS)} (synthetic is generated into ROOT if absent).",
+        f"--dataset is one of: {', '.join(DATASETS)} (synthetic is generated into --root if "
+        "absent); left out, it is detected from the folder's layout.",
     )
-    check.add_argument("name", metavar="NAME", help="dataset name, e.g. market1501")
-    check.add_argument("root", metavar="ROOT", help="dataset folder (or the folder holding it)")
+    check.add_argument("--dataset", metavar="NAME", help="dataset name (default: detected)")
+    check.add_argument("--root", metavar="DIR", help="dataset folder (or the folder holding it)")
+    # the old spelling `data check NAME ROOT`, kept as an alias (one deprecation line)
+    check.add_argument(
+        "old_name",
+        nargs="?",
+        metavar="NAME ROOT",
+        help=argparse.SUPPRESS,
+        action=renamed_positional("data check --dataset NAME --root DIR"),
+    )
+    check.add_argument("old_root", nargs="?", help=argparse.SUPPRESS)
+    check.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of the dataset's adapter (value read as YAML), repeatable; mot takes "
+        "the fields of MOTOptions, e.g. --option frame_step=10 --option split=folders",
+    )
     check.add_argument(
         "--camera-pattern",
         default=r"c(\d+)",
@@ -42,14 +62,45 @@ def register(subparsers: Any) -> None:
     check.set_defaults(run=run_check)
 
 
+def _source(args: argparse.Namespace) -> DatasetSource:
+    """The dataset the options name (``--root`` is required, ``--dataset`` detected)."""
+    name = args.dataset or args.old_name
+    root = args.root or args.old_root
+    if root is None:
+        raise InputError("data check needs --root DIR, the dataset's folder.")
+    if name is None:
+        name = detect_dataset(root, where="--root", name_with="--dataset NAME")
+        print(f"--root {root}: detected dataset {name} (give --dataset NAME to choose another)")
+    check_dataset_name(name, where="--dataset")
+    options = _options(args.option)
+    return DatasetSource(
+        name, root, camera_pattern=args.camera_pattern, seed=args.seed, options=options
+    )
+
+
+def _options(items: list[str]) -> dict[str, Any]:
+    """``--option KEY=VALUE`` items as a mapping, values read as YAML (``10``, ``[1, 2]``)."""
+    import yaml
+
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option {item!r} is not of the form KEY=VALUE.")
+        options[key] = yaml.safe_load(raw)
+    return options
+
+
 def run_check(args: argparse.Namespace) -> int:
     """Load the dataset, print its summary and the comparison with the published counts."""
-    published = check_dataset_name(args.name, where="NAME").published()
-    source = DatasetSource(args.name, args.root, camera_pattern=args.camera_pattern, seed=args.seed)
+    source = _source(args)
+    published = check_dataset_name(source.dataset).published()
+    synthetic = published is not None and DATASETS["synthetic"].detect(source.path)
     splits = load_source(source)
-    if published is None:
+    if published is None or synthetic:
         print(splits.summary())
-        print(f"  {source.dataset} has no published counts to compare with.")
+        why = "a synthetic copy" if synthetic else f"{source.dataset}"
+        print(f"  {why} has no published counts to compare with.")
         return 0
     # the table below says what the adapter's count notes say, split by split
     repeated = set(compare_counts(splits, published))

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from siamreid.runs.demo import demo_recipe, run_demo
-
 
 def register(subparsers: Any) -> None:
     """Add the ``demo`` sub-command."""
@@ -31,6 +29,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo."""
+    from siamreid.runs.demo import demo_recipe, run_demo
+
     recipe = demo_recipe(args.out, backbone=args.backbone, epochs=args.epochs, seed=args.seed)
     run_demo(args.out, recipe, overwrite=args.overwrite)
     return 0

@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from siamreid._io import atomic_write_stream
 from siamreid.cli._common import (
     CHECKPOINT_HELP,
@@ -42,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out = out if out.suffix == ".npz" else out.with_name(out.name + ".npz")  # as np.savez names it
     check_output(out, what="--out")
+    import numpy as np
+
     paths = list_images(args.images, "IMAGES", args.on_bad_image)
     model = load_model(args.checkpoint, args.device)
     embeddings = embed_paths(

@@ -4,9 +4,7 @@ several datasets."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from siamreid._io import atomic_write_json
 from siamreid.cli._common import (
@@ -16,14 +14,18 @@ from siamreid.cli._common import (
     embed_paths,
     load_model,
 )
+from siamreid.cli._options import add_renamed
 from siamreid.data.config import DatasetSource
-from siamreid.data.registry import DATASETS, check_dataset_name, load_source
+from siamreid.data.registry import DATASETS, check_dataset_name, detect_dataset, load_source
 from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError
-from siamreid.evaluation import RankMetrics, evaluate_features, evaluate_rank, re_rank_features
-from siamreid.models.embedder import SiameseEmbedder
-from siamreid.runs.report import cross_domain_table
-from siamreid.typing import Metric
+
+if TYPE_CHECKING:
+    import torch
+
+    from siamreid.evaluation import RankMetrics
+    from siamreid.models.embedder import SiameseEmbedder
+    from siamreid.typing import Metric
 
 
 def register(subparsers: Any) -> None:
@@ -36,18 +38,19 @@ def register(subparsers: Any) -> None:
         "of the query's person taken by the query's camera are ignored). Each dataset is "
         "evaluated on its own; with several, a table of all of them ends the output (the "
         "cross-domain table: train on one dataset, test on others). Give one dataset with "
-        "--data/--root, or several with --test NAME ROOT (repeated), or both.",
+        "--root (and --dataset), or several with --test NAME ROOT (repeated), or both.",
     )
     parser.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
-    parser.add_argument(
+    add_renamed(
+        parser,
+        "--dataset",
         "--data",
-        default="market1501",
         metavar="NAME",
         help=f"dataset of --root, one of {', '.join(DATASETS)} (folder: ROOT/<person>/<image>, "
         "half the people held out as query/gallery; synthetic: generated into ROOT if "
-        "absent); default: market1501",
+        "absent); default: detected from the layout of --root (formerly --data)",
     )
-    parser.add_argument("--root", help="dataset folder of --data")
+    parser.add_argument("--root", metavar="DIR", help="dataset folder of --dataset")
     parser.add_argument(
         "--test",
         nargs=2,
@@ -73,11 +76,13 @@ def _test_sources(args: argparse.Namespace) -> list[DatasetSource]:
     """The test datasets the options name, ``--root``'s first; each label once."""
     given: list[tuple[Any, str, str]] = []  # names are checked below
     if args.root is not None:
-        given.append((args.data, args.root, "--data"))
+        given.append((args.dataset or _detected(args.root), args.root, "--dataset"))
+    elif args.dataset is not None:
+        raise ConfigError(f"--dataset {args.dataset} needs --root DIR, the dataset's folder.")
     given.extend((name, root, "--test NAME") for name, root in args.test)
     if not given:
         raise ConfigError(
-            "No test dataset: give --root ROOT (with --data NAME) or --test NAME ROOT."
+            "No test dataset: give --root DIR (with --dataset NAME) or --test NAME ROOT."
         )
     sources: list[DatasetSource] = []
     for name, root, where in given:
@@ -87,10 +92,19 @@ def _test_sources(args: argparse.Namespace) -> list[DatasetSource]:
     return sources
 
 
+def _detected(root: str) -> str:
+    """The dataset ``root`` holds, by its layout; said on stdout so that nobody has to guess."""
+    name = detect_dataset(root, where="--root", name_with="--dataset NAME")
+    print(f"--root {root}: detected dataset {name} (give --dataset NAME to choose another)")
+    return name
+
+
 def run(args: argparse.Namespace) -> int:
     """Load the model and each test dataset, embed, evaluate, print."""
     if args.json:
         check_output(args.json, what="--json")
+    from siamreid.runs.report import cross_domain_table
+
     sources = _test_sources(args)
     model = load_model(args.checkpoint, args.device)
     metric = model.config.metric
@@ -130,6 +144,8 @@ def _metrics(
     rerank: bool,
     metric: Metric,
 ) -> RankMetrics:
+    from siamreid.evaluation import evaluate_features, evaluate_rank, re_rank_features
+
     labels = (
         ReidSplits.pids(splits.query),
         ReidSplits.pids(splits.gallery),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from siamreid.cli._common import CHECKPOINT_HELP, check_output, positive_float
+from siamreid.cli._options import add_renamed
 from siamreid.errors import ExportError
-from siamreid.export import InputNorm, write_boxmot_metadata
-from siamreid.export.onnx import export_onnx, file_opset
-from siamreid.models import load_pretrained
+
+if TYPE_CHECKING:
+    from siamreid.export import InputNorm
 
 
 def register(subparsers: Any) -> None:
@@ -25,7 +26,15 @@ def register(subparsers: Any) -> None:
         "runtime and trackers (BotSort(reid_weights=...)). Needs: pip install 'siamreid[onnx]'.",
     )
     parser.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
-    parser.add_argument("--onnx", required=True, metavar="FILE", help="output .onnx file")
+    add_renamed(  # dest stays "onnx": --out is the one output option of every command
+        parser,
+        "--out",
+        "--onnx",
+        dest="onnx",
+        required=True,
+        metavar="FILE",
+        help="output .onnx file (formerly --onnx)",
+    )
     parser.add_argument(
         "--opset",
         type=int,
@@ -69,6 +78,10 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load, export and verify (before the file replaces the old one), print."""
+    from siamreid.export import write_boxmot_metadata
+    from siamreid.export.onnx import export_onnx, file_opset
+    from siamreid.models import load_pretrained
+
     if args.boxmot:
         if args.input_norm == "model":
             raise ExportError(
@@ -77,11 +90,11 @@ def run(args: argparse.Namespace) -> int:
             )
         if not args.onnx.lower().endswith(".onnx"):
             raise ExportError(
-                f"--onnx {args.onnx!r} does not end in .onnx; BoxMOT picks its runtime by the "
+                f"--out {args.onnx!r} does not end in .onnx; BoxMOT picks its runtime by the "
                 "file suffix. Name the file like reid.onnx."
             )
     input_norm: InputNorm = args.input_norm or ("imagenet" if args.boxmot else "model")
-    check_output(args.onnx, what="--onnx")
+    check_output(args.onnx, what="--out")
     model = load_pretrained(args.checkpoint)
     dynamic = args.static_batch is None
     path, worst = export_onnx(

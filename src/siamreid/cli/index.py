@@ -14,8 +14,6 @@ from siamreid.cli._common import (
     list_images,
     load_model,
 )
-from siamreid.data.labels import identities
-from siamreid.retrieval import Retriever
 
 
 def register(subparsers: Any) -> None:
@@ -57,6 +55,9 @@ def register(subparsers: Any) -> None:
 def run_build(args: argparse.Namespace) -> int:
     """Embed the gallery and save the index, the model and the id names."""
     check_output(args.out, what="--out", folder=True)
+    from siamreid.data.labels import identities
+    from siamreid.retrieval import Retriever
+
     root = Path(args.gallery)
     people = identities(list_images(root, "GALLERY", args.on_bad_image), root)
     model = load_model(args.checkpoint, args.device)

@@ -6,9 +6,7 @@ import argparse
 import os
 import stat
 from pathlib import Path
-from typing import Any, cast
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, cast
 
 from siamreid.cli._common import (
     add_embedding_options,
@@ -18,10 +16,11 @@ from siamreid.cli._common import (
     load_model,
     printable,
 )
-from siamreid.data.labels import identities
 from siamreid.errors import ConfigError, IndexFormatError
-from siamreid.models.embedder import SiameseEmbedder
-from siamreid.retrieval import Retriever, SearchResult
+
+if TYPE_CHECKING:
+    from siamreid.models.embedder import SiameseEmbedder
+    from siamreid.retrieval import Retriever, SearchResult
 
 _HEADER = f"  {'rank':>4}  {'person':<12} {'camera':>6}  {'distance':>8}  path"
 
@@ -63,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     """Load the index and its model, search, print (and plot)."""
     if args.plot:
         check_output(args.plot, what="--plot")
+    from siamreid.data.labels import identities
+
     retriever, model = _load(args)
     names = retriever.names
     root = Path(args.query)
@@ -84,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace) -> tuple[Retriever, SiameseEmbedder]:
     """The index, with the model given by --checkpoint or else the index's own copy."""
+    from siamreid.retrieval import Retriever
+
     index = Path(args.index)
     if args.checkpoint:
         model = load_model(args.checkpoint, args.device)
@@ -97,7 +100,7 @@ def _load(args: argparse.Namespace) -> tuple[Retriever, SiameseEmbedder]:
             f"Index {str(index)!r} holds no copy of the model that built it; pass the model "
             "with --checkpoint."
         )
-    return retriever, cast(SiameseEmbedder, retriever.embedder)
+    return retriever, cast("SiameseEmbedder", retriever.embedder)
 
 
 def _table(query: Path, result: SearchResult, row: int, names: dict[int, str] | None) -> str:
@@ -119,6 +122,8 @@ def _table(query: Path, result: SearchResult, row: int, names: dict[int, str] | 
 
 
 def _plot(target: str, paths: list[Path], ids: list[int], result: SearchResult, index: str) -> None:
+    import numpy as np
+
     from siamreid.viz import plot_ranked_matches
 
     if result.paths is None:

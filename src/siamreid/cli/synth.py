@@ -7,11 +7,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from siamreid.data._mot_format import parse_gt, parse_seqinfo
-from siamreid.data.market1501 import Market1501
-from siamreid.data.synthetic import make_synthetic_market
-from siamreid.data.synthetic_mot import make_synthetic_mot
-
 
 def register(subparsers: Any) -> None:
     """Add the ``synth`` sub-command."""
@@ -40,6 +35,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the dataset and print its summary."""
+    from siamreid.data.market1501 import Market1501
+    from siamreid.data.synthetic import make_synthetic_market
+
     if args.mot:
         return _run_mot(args)
     root = make_synthetic_market(
@@ -51,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_mot(args: argparse.Namespace) -> int:
+    from siamreid.data._mot_format import parse_gt, parse_seqinfo
+    from siamreid.data.synthetic_mot import make_synthetic_mot
+
     root = make_synthetic_mot(
         args.out,
         num_sequences=args.sequences,

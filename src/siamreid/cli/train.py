@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
-from siamreid.runs.folder import load_run_recipe
-from siamreid.runs.pipeline import run_recipe
+from siamreid.errors import ConfigError
 
 
 def register(subparsers: Any) -> None:
@@ -26,6 +26,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--out", default="runs/train", help="run folder (default: runs/train)")
     parser.add_argument(
+        "--dataset", metavar="NAME", help="the recipe's data.dataset (as every command names it)"
+    )
+    parser.add_argument("--root", metavar="DIR", help="the recipe's data.root")
+    parser.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
     )
     parser.add_argument(
@@ -39,8 +43,23 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
+def _data_overrides(args: argparse.Namespace) -> list[str]:
+    """``--dataset``/``--root`` as the recipe overrides they stand for (values quoted)."""
+    pairs = (("data.dataset", args.dataset), ("data.root", args.root))
+    return [f"{key}={json.dumps(value)}" for key, value in pairs if value is not None]
+
+
 def run(args: argparse.Namespace) -> int:
     """Load the recipe, then train and evaluate it."""
-    recipe = load_run_recipe(args.out, args.config, args.overrides, resume=args.resume)
+    from siamreid.runs.folder import load_run_recipe
+    from siamreid.runs.pipeline import run_recipe
+
+    overrides = [*_data_overrides(args), *args.overrides]
+    recipe = load_run_recipe(args.out, args.config, overrides, resume=args.resume)
+    if (args.dataset or args.root) and recipe.data.train is not None:
+        raise ConfigError(
+            "--dataset/--root set the recipe's single dataset, but it lists data.train; set "
+            "data.train[...] in the recipe instead."
+        )
     run_recipe(recipe, args.out, resume=args.resume, overwrite=args.overwrite)
     return 0

@@ -1,28 +1,36 @@
 """Datasets for re-id: adapters to :class:`ReidSplits`, the synthetic generator, torch datasets,
 transforms and the PK sampler."""
 
+from typing import TYPE_CHECKING
+
 from siamreid.data.combine import combine_splits
 from siamreid.data.config import DataConfig, DatasetSource, load_splits
 from siamreid.data.cuhk03np import CUHK03NP
-from siamreid.data.datasets import (
-    BadImagePolicy,
-    ReidImageDataset,
-    TripletDataset,
-    apply_bad_image_policy,
-)
 from siamreid.data.dukemtmc import DukeMTMCReID
 from siamreid.data.folder import ImageFolderReid
 from siamreid.data.images import load_image
 from siamreid.data.market1501 import Market1501, format_market1501_name, parse_market1501_name
-from siamreid.data.mot import MOTChallenge
+from siamreid.data.mot import MOTChallenge, MOTOptions
 from siamreid.data.msmt17 import MSMT17
 from siamreid.data.published import PublishedCounts, SplitCounts, compare_counts
 from siamreid.data.registry import DATASETS, TrainTestSplits, load_train_test
-from siamreid.data.samplers import PKSampler
 from siamreid.data.samples import ReidSample, ReidSplits
 from siamreid.data.synthetic import make_synthetic_market
 from siamreid.data.synthetic_mot import make_synthetic_mot
-from siamreid.data.transforms import TransformConfig, build_eval_transform, build_train_transform
+
+if TYPE_CHECKING:
+    from siamreid.data.datasets import (
+        BadImagePolicy,
+        ReidImageDataset,
+        TripletDataset,
+        apply_bad_image_policy,
+    )
+    from siamreid.data.samplers import PKSampler
+    from siamreid.data.transforms import (
+        TransformConfig,
+        build_eval_transform,
+        build_train_transform,
+    )
 
 __all__ = [
     "CUHK03NP",
@@ -34,6 +42,7 @@ __all__ = [
     "DukeMTMCReID",
     "ImageFolderReid",
     "MOTChallenge",
+    "MOTOptions",
     "Market1501",
     "PKSampler",
     "PublishedCounts",
@@ -57,3 +66,25 @@ __all__ = [
     "make_synthetic_mot",
     "parse_market1501_name",
 ]
+
+# The torch-based modules load on first use (siamreid/_lazy.py): naming and reading datasets,
+# as `siamreid data check` and the recipe checks do, needs no torch.
+_LAZY: dict[str, tuple[str, ...]] = {
+    "siamreid.data.datasets": (
+        "BadImagePolicy",
+        "ReidImageDataset",
+        "TripletDataset",
+        "apply_bad_image_policy",
+    ),
+    "siamreid.data.samplers": ("PKSampler",),
+    "siamreid.data.transforms": (
+        "TransformConfig",
+        "build_eval_transform",
+        "build_train_transform",
+    ),
+}
+
+if not TYPE_CHECKING:
+    from siamreid import _lazy
+
+    __getattr__, __dir__ = _lazy.lazy_exports(__name__, _LAZY)

@@ -3,13 +3,16 @@
 A recipe's ``data`` section names one dataset (``{dataset, root}``: train and test on it) or
 lists several (``train: [{dataset, root}, ...]``, ``test: [{dataset, root}, ...]``). The names
 are those of :mod:`siamreid.data.registry`, which loads them; this module only describes them, so
-it imports no dataset adapter.
+it imports no dataset adapter. A dataset's own settings go in ``options`` (for ``mot``, the fields
+of :class:`~siamreid.data.MOTOptions`: ``options: {frame_step: 10}``), checked here against the
+adapter's typed options. A ``root`` may start with ``~`` (the home folder).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
 
 from siamreid.data.registry import DatasetName, check_dataset_name, load_splits
 from siamreid.errors import ConfigError
@@ -19,8 +22,13 @@ __all__ = ["DataConfig", "DatasetSource", "load_splits"]
 _CAMERA_PATTERN = r"c(\d+)"
 
 
-def _check_options(owner: str, dataset: str, train_ids: int, test_ids: int) -> None:
-    check_dataset_name(dataset, where=f"{owner}.dataset")
+def _check_options(
+    owner: str, dataset: str, train_ids: int, test_ids: int, options: dict[str, Any]
+) -> None:
+    entry = check_dataset_name(dataset, where=f"{owner}.dataset")
+    if not isinstance(options, dict):
+        raise ConfigError(f"{owner}.options must be a mapping, got {options!r}.")
+    entry.check_options(options, f"{owner}.options")
     if min(train_ids, test_ids) < 2:
         raise ConfigError(
             f"{owner}.synthetic_train_ids/_test_ids must each be >= 2, got {train_ids} and "
@@ -43,6 +51,8 @@ class DatasetSource:
         camera_pattern: Regular expression with one group for the camera in ``folder`` file
             names.
         seed: Seed of the synthetic generator and of the ``folder`` identity split.
+        options: The dataset's own settings by name (``mot``: :class:`~siamreid.data.MOTOptions`'
+            fields); other datasets take none.
 
     Example:
         >>> DatasetSource("market1501", "data/market1501").label
@@ -56,11 +66,21 @@ class DatasetSource:
     synthetic_test_ids: int = 100
     camera_pattern: str = _CAMERA_PATTERN
     seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         _check_options(
-            "DatasetSource", self.dataset, self.synthetic_train_ids, self.synthetic_test_ids
+            "DatasetSource",
+            self.dataset,
+            self.synthetic_train_ids,
+            self.synthetic_test_ids,
+            self.options,
         )
+
+    @property
+    def path(self) -> Path:
+        """:attr:`root` as a path, ``~`` expanded: the folder the adapter reads."""
+        return Path(self.root).expanduser()
 
     @property
     def label(self) -> str:
@@ -86,6 +106,8 @@ class DataConfig:
         synthetic_test_ids: Held-out identities of the synthetic dataset.
         camera_pattern: Regular expression with one group for the camera in ``folder`` filenames.
         seed: Seed of the synthetic generator and of the ``folder`` identity split.
+        options: The dataset's own settings (``mot``: :class:`~siamreid.data.MOTOptions`'
+            fields, e.g. ``{"frame_step": 10}``).
         train: Training datasets, merged into one training set; ``None``: ``dataset``.
         test: Test datasets, each evaluated on its own; ``None``: the training datasets.
         on_bad_image: ``"raise"``: an unreadable image stops the run with an error naming the
@@ -108,13 +130,18 @@ class DataConfig:
     synthetic_test_ids: int = 100
     camera_pattern: str = _CAMERA_PATTERN
     seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict, hash=False)
     train: tuple[DatasetSource, ...] | None = None
     test: tuple[DatasetSource, ...] | None = None
     on_bad_image: Literal["raise", "skip"] = "raise"
 
     def __post_init__(self) -> None:
         _check_options(
-            "DataConfig", self.dataset, self.synthetic_train_ids, self.synthetic_test_ids
+            "DataConfig",
+            self.dataset,
+            self.synthetic_train_ids,
+            self.synthetic_test_ids,
+            self.options,
         )
         if self.on_bad_image not in ("raise", "skip"):
             raise ConfigError(
@@ -153,6 +180,7 @@ class DataConfig:
             synthetic_test_ids=self.synthetic_test_ids,
             camera_pattern=self.camera_pattern,
             seed=self.seed,
+            options=self.options,
         )
 
     @property

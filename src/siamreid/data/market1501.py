@@ -127,17 +127,15 @@ class Market1501:
         Returns:
             Splits named ``"Market1501"``: train pids relabelled ``0..N-1``; query and gallery
             with their original pids; junk dropped; distractors (pid 0) in the gallery only; a
-            note for each split whose counts differ from :attr:`published`.
+            note for each split whose counts differ from :attr:`published` (none for a
+            synthetic copy, see :func:`~siamreid.data.published.is_synthetic`).
 
         Raises:
             DatasetLayoutError: A split folder is missing or has no usable image, or a file
                 name does not parse.
         """
+        folder = self.dataset_dir
         splits = read_market_style(
-            self.dataset_dir,
-            parse_market1501_name,
-            name=self.name,
-            dataset="Market-1501",
-            source=_SOURCE,
+            folder, parse_market1501_name, name=self.name, dataset="Market-1501", source=_SOURCE
         )
-        return with_count_notes(splits, self.published)
+        return with_count_notes(splits, self.published, folder)

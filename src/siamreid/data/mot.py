@@ -17,18 +17,20 @@ import numpy as np
 
 from siamreid.data._mot_crops import Crop, CropSettings, SequenceFiles, cached_crops
 from siamreid.data._mot_format import parse_seqinfo
+from siamreid.data._mot_layout import sequence_folders, split_folder_of
+from siamreid.data._mot_options import MOTOptions, MOTSplit
 from siamreid.data.samples import ReidSample, ReidSplits
 from siamreid.errors import ConfigError, DatasetLayoutError
 
-__all__ = ["CACHE_FOLDER", "MOTChallenge"]
+__all__ = ["CACHE_FOLDER", "MOTChallenge", "MOTOptions", "MOTSplit"]
 
 CACHE_FOLDER = ".siamreid-crops"
-_SPLIT_FOLDERS = ("train", "val", "test")
 _MOT17_DETECTOR = re.compile(r"-(DPM|FRCNN|SDP)$")
 _SOURCE = (
     "MOT17 and MOT20 come from https://motchallenge.net (the 'Get all data' archives), "
     "DanceTrack from https://github.com/DanceTrack/DanceTrack; unzip so that `root` holds "
-    "train/ (and test/) with one folder per sequence, or the sequence folders themselves. For an "
+    "train/ (and test/) with one folder per sequence (or holds that folder), or the sequence "
+    "folders themselves. For an "
     "offline stand-in, write synthetic sequences with `siamreid synth --mot --out DIR` "
     "(siamreid.data.make_synthetic_mot)."
 )
@@ -57,10 +59,12 @@ class MOTChallenge:
     sequences is two people. Sequences go to train or test whole, as ``test_sequences`` says or
     by a seeded rule: the sorted names are shuffled with ``numpy.random.default_rng(seed)`` and
     the first ``round(n * test_fraction)`` (at least one, leaving one for training) are test
-    sequences. (The ``train/`` / ``test/`` folders of a MOTChallenge download are the tracking
-    benchmark's split, not this one.) Train pids are ``0..N-1`` in (sequence, track id) order,
-    and each train sequence is one camera. Test identities are numbered ``1..M`` in the same
-    order.
+    sequences. The ``train/`` / ``test/`` folders of a MOTChallenge download are the tracking
+    benchmark's split, not this one, unless ``split="folders"``: then ``train/``'s sequences
+    train and ``val/``'s and ``test/``'s are tested (MOT17's and MOT20's ``test/`` have no ground
+    truth, so this suits DanceTrack and synthetic sequences). Train pids are ``0..N-1`` in
+    (sequence, track id) order, and each train sequence is one camera. Test identities are
+    numbered ``1..M`` in the same order.
 
     *The query / gallery time rule.* Inside one camera, the Market-1501 protocol would match a
     query with the next frame of the same track. So each test sequence's frames are cut into
@@ -72,7 +76,8 @@ class MOTChallenge:
     away. A query left without any such match goes back to the gallery.
 
     Args:
-        root: Folder holding ``train/`` / ``val/`` / ``test/`` of sequences, or the sequences.
+        root: Folder holding ``train/`` / ``val/`` / ``test/`` of sequences, the folder holding
+            that one (``data/`` holding ``MOT17/``), or the sequences.
         classes: MOT classes to keep (1 pedestrian; MOT17 also has 2 person on vehicle,
             7 static person...).
         min_visibility: Least visibility (``gt.txt``'s last field) of a kept box.
@@ -87,6 +92,7 @@ class MOTChallenge:
         query_window: Frames per window (pseudo-camera) of a test sequence.
         min_gap: Least distance in frames between a query and a gallery crop of its identity in
             another window.
+        split: ``"seeded"`` (the rule above) or ``"folders"`` (the download's folders).
 
     Raises:
         ConfigError: A setting is out of range.
@@ -113,13 +119,25 @@ class MOTChallenge:
         test_fraction: float = 0.5,
         query_window: int = 20,
         min_gap: int = 5,
+        split: MOTSplit = "seeded",
     ) -> None:
         self.root = Path(root)
-        self.settings = CropSettings(
+        options = MOTOptions(  # checks every setting
             classes=tuple(sorted(set(classes))),
             min_visibility=float(min_visibility),
             min_height=int(min_height),
             frame_step=int(frame_step),
+            test_sequences=None if test_sequences is None else tuple(test_sequences),
+            test_fraction=float(test_fraction),
+            query_window=int(query_window),
+            min_gap=int(min_gap),
+            split=split,
+        )
+        self.settings = CropSettings(
+            classes=options.classes,
+            min_visibility=options.min_visibility,
+            min_height=options.min_height,
+            frame_step=options.frame_step,
         )
         self.cache_dir = Path(cache_dir) if cache_dir is not None else self.root / CACHE_FOLDER
         self.test_sequences = None if test_sequences is None else list(test_sequences)
@@ -130,26 +148,7 @@ class MOTChallenge:
         self.seed = seed if split_seed is None else split_seed
         self.test_fraction = test_fraction
         self.query_window, self.min_gap = query_window, min_gap
-        self._check()
-
-    def _check(self) -> None:
-        s = self.settings
-        problems = {
-            "classes": (s.classes, not s.classes or min(s.classes) < 1, "class numbers >= 1"),
-            "min_visibility": (s.min_visibility, not 0 <= s.min_visibility <= 1, "in [0, 1]"),
-            "min_height": (s.min_height, s.min_height < 1, ">= 1"),
-            "frame_step": (s.frame_step, s.frame_step < 1, ">= 1"),
-            "test_fraction": (self.test_fraction, not 0 < self.test_fraction < 1, "in (0, 1)"),
-            "min_gap": (self.min_gap, self.min_gap < 1, ">= 1"),
-            "query_window": (
-                self.query_window,
-                self.query_window < 2 * self.min_gap,
-                f">= 2 * min_gap = {2 * self.min_gap}",
-            ),
-        }
-        for field, (value, bad, expected) in problems.items():
-            if bad:
-                raise ConfigError(f"MOTChallenge: {field} is {value!r}; expected {expected}.")
+        self.split_by: MOTSplit = split
 
     def sequences(self) -> tuple[list[SequenceFiles], list[str]]:
         """The usable sequences (sorted by name) and notes on those skipped.
@@ -158,7 +157,7 @@ class MOTChallenge:
             DatasetLayoutError: ``root`` is missing or holds no sequence with ground truth, two
                 sequences share a name, or a ``seqinfo.ini`` does not parse.
         """
-        folders = _sequence_folders(self.root)
+        folders = sequence_folders(self.root, _SOURCE)
         found: dict[str, SequenceFiles] = {}
         no_gt, copies = [], []
         for folder in folders:
@@ -244,7 +243,7 @@ class MOTChallenge:
         """
         sequences, notes = self.sequences()
         by_name = {s.name: s for s in sequences}
-        train_names, test_names = self.split(list(by_name))
+        train_names, test_names = self._split_sequences(sequences)
         cut = {n: cached_crops(by_name[n], self.settings, self.cache_dir) for n in by_name}
         tracks = sorted({(cam, c.track_id) for cam, n in enumerate(train_names) for c in cut[n][1]})
         pid = {track: i for i, track in enumerate(tracks)}
@@ -262,11 +261,47 @@ class MOTChallenge:
         notes = [
             f"train sequences: {', '.join(train_names)}",
             f"test sequences: {', '.join(test_names)} ({rule})",
+            self._split_note(sequences),
             *notes,
         ]
         return ReidSplits(
             train=train, query=query, gallery=gallery, name=self.name, notes=tuple(notes)
         )
+
+    def _split_sequences(self, sequences: Sequence[SequenceFiles]) -> tuple[list[str], list[str]]:
+        """Train and test sequence names, by :meth:`split` or (``split="folders"``) by folder.
+
+        Raises:
+            DatasetLayoutError: The folders leave train or test without a sequence with ground
+                truth.
+        """
+        if self.split_by == "seeded":
+            return self.split([s.name for s in sequences])
+        folder_of = {s.name: split_folder_of(s.folder) for s in sequences}
+        train = [n for n, f in folder_of.items() if f == "train"]
+        test = sorted(n for n, f in folder_of.items() if f in ("val", "test"))
+        if not train or not test:
+            raise DatasetLayoutError(
+                f"split='folders' needs sequences with ground truth in train/ and in val/ or "
+                f"test/ under {str(self.root)!r}; found train: {', '.join(train) or 'none'}, "
+                f"test: {', '.join(test) or 'none'} (MOT17's and MOT20's test/ ship without "
+                "ground truth). Use the seeded split (split='seeded') or test_sequences."
+            )
+        return sorted(train), test
+
+    def _split_note(self, sequences: Sequence[SequenceFiles]) -> str:
+        """What decided the train / test sequences, for the summary."""
+        if self.split_by == "folders":
+            return "sequences split by the download's folders: train/ trains, val/ and test/ test"
+        if self.test_sequences is not None:
+            return "test sequences as test_sequences names them"
+        in_folders = any(split_folder_of(s.folder) is not None for s in sequences)
+        ignored = (
+            ", not by the download's train/ and test/ folders (options split: folders uses them)"
+            if in_folders
+            else ""
+        )
+        return f"sequences split by seed {self.seed} (test_fraction {self.test_fraction}){ignored}"
 
     def _query_gallery(
         self, sequences: list[tuple[Path, list[Crop]]]
@@ -303,27 +338,6 @@ class MOTChallenge:
                 f"{self.query_window}-frame windows at least {self.min_gap} frames apart "
                 f"(filters: {filters}). Lower query_window or min_gap, or frame_step."
             )
-
-
-def _sequence_folders(root: Path) -> list[Path]:
-    if not root.is_dir():
-        raise DatasetLayoutError(f"MOTChallenge root {str(root)!r} does not exist. {_SOURCE}")
-    parents = [root / s for s in _SPLIT_FOLDERS if (root / s).is_dir()] or [root]
-    folders = [
-        d
-        for parent in parents
-        for d in sorted(parent.iterdir())
-        if d.is_dir()
-        and not d.name.startswith(".")
-        and ((d / "seqinfo.ini").is_file() or (d / "img1").is_dir() or (d / "gt").is_dir())
-    ]
-    if not folders:
-        where = " or ".join(str(p) for p in parents)
-        raise DatasetLayoutError(
-            f"No MOTChallenge sequence folder (holding seqinfo.ini, img1/ and gt/gt.txt) in "
-            f"{where!r}. {_SOURCE}"
-        )
-    return folders
 
 
 def _queries(crops: list[Crop], window: int, gap: int) -> set[Crop]:

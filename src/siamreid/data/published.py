@@ -3,18 +3,35 @@
 An adapter that knows its dataset's published numbers (identities and images per split, as the
 paper and torchreid report them) keeps them in a class attribute ``published``; the adapter's
 ``load()`` then adds a note to :attr:`ReidSplits.notes` for every split whose counts differ. An
-incomplete download or extraction is the usual cause; a subset or a synthetic stand-in is another.
+incomplete download or extraction is the usual cause; a subset is another.
+
+The comparison applies to real datasets only: a folder written by siamreid's synthetic
+generator holds the marker file :data:`SYNTHETIC_MARKER`, and its counts are compared with
+nothing (they are small by design).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from siamreid.data.samples import ReidSample, ReidSplits
 from siamreid.errors import InputError
 
-__all__ = ["PublishedCounts", "SplitCounts", "compare_counts", "count_split", "with_count_notes"]
+__all__ = [
+    "SYNTHETIC_MARKER",
+    "PublishedCounts",
+    "SplitCounts",
+    "compare_counts",
+    "count_split",
+    "is_synthetic",
+    "with_count_notes",
+]
+
+SYNTHETIC_MARKER = ".siamreid-synthetic"
+"""The file the synthetic generator writes into every dataset folder it makes."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,21 @@ def compare_counts(splits: ReidSplits, published: PublishedCounts) -> tuple[str,
     return tuple(notes)
 
 
-def with_count_notes(splits: ReidSplits, published: PublishedCounts) -> ReidSplits:
-    """``splits`` with :func:`compare_counts`'s notes appended to its own."""
+def is_synthetic(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` was written by siamreid's synthetic generator (it holds the marker)."""
+    return (Path(folder) / SYNTHETIC_MARKER).is_file()
+
+
+def with_count_notes(
+    splits: ReidSplits, published: PublishedCounts, folder: str | os.PathLike[str] | None = None
+) -> ReidSplits:
+    """``splits`` with :func:`compare_counts`'s notes appended to its own.
+
+    Args:
+        splits: The loaded dataset.
+        published: The counts of a complete copy.
+        folder: The dataset folder read; a synthetic one (:func:`is_synthetic`) gets no notes.
+    """
+    if folder is not None and is_synthetic(folder):
+        return splits
     return replace(splits, notes=(*splits.notes, *compare_counts(splits, published)))

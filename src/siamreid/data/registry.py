@@ -9,21 +9,32 @@
 - ``synthetic``: the synthetic Market-1501, generated into ``root`` if absent.
 
 Adapters are imported when a dataset is loaded, not when this module is, so naming and validating
-datasets (:class:`~siamreid.data.DataConfig`) costs nothing.
+datasets (:class:`~siamreid.data.DataConfig`) costs nothing. :func:`detect_dataset` names the
+dataset a folder holds from its layout alone, reading no image.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 
+from siamreid.data._detect import (
+    is_cuhk03np,
+    is_dukemtmcreid,
+    is_market1501,
+    is_mot,
+    is_msmt17,
+    is_synthetic_market,
+)
 from siamreid.data.combine import combine_splits
 from siamreid.data.samples import ReidSplits
-from siamreid.errors import ConfigError
+from siamreid.errors import ConfigError, DatasetLayoutError
 
 if TYPE_CHECKING:
     from siamreid.data.config import DataConfig, DatasetSource
@@ -35,6 +46,7 @@ __all__ = [
     "DatasetName",
     "TrainTestSplits",
     "check_dataset_name",
+    "detect_dataset",
     "load_source",
     "load_splits",
     "load_train_test",
@@ -62,20 +74,47 @@ class DatasetEntry:
         load: Reads (or generates) the dataset a source describes.
         published: The counts a complete copy loads to, or ``None`` when the dataset has none
             (users' folders, synthetic and tracking data).
+        detect: Whether a folder (or the folder it holds) is laid out as this dataset; reads no
+            image (at most one file name).
+        options: Checks a source's ``options`` (raising :class:`~siamreid.errors.ConfigError`
+            naming the key) and returns them typed; a dataset without options refuses any.
     """
 
     load: Callable[[DatasetSource], ReidSplits]
     published: Callable[[], PublishedCounts | None]
+    detect: Callable[[Path], bool]
+    options: Callable[[Mapping[str, Any], str], object] | None = None
+
+    def check_options(self, options: Mapping[str, Any], where: str) -> object:
+        """The typed ``options`` of a source of this dataset (``None`` when it takes none).
+
+        Raises:
+            ConfigError: A key or value is wrong, or the dataset takes no options.
+        """
+        if self.options is not None:
+            return self.options(options, where)
+        if options:
+            raise ConfigError(
+                f"{where} is {dict(options)!r}, but this dataset takes no options (only 'mot' "
+                "does); leave it out."
+            )
+        return None
 
 
 def _none() -> PublishedCounts | None:
     return None
 
 
+def _mot_options(options: Mapping[str, Any], where: str) -> object:
+    from siamreid.data._mot_options import MOTOptions
+
+    return MOTOptions.from_mapping(options, where)
+
+
 def _market1501(source: DatasetSource) -> ReidSplits:
     from siamreid.data.market1501 import Market1501
 
-    return Market1501(source.root).load()
+    return Market1501(source.path).load()
 
 
 def _market1501_published() -> PublishedCounts | None:
@@ -87,7 +126,7 @@ def _market1501_published() -> PublishedCounts | None:
 def _dukemtmcreid(source: DatasetSource) -> ReidSplits:
     from siamreid.data.dukemtmc import DukeMTMCReID
 
-    return DukeMTMCReID(source.root).load()
+    return DukeMTMCReID(source.path).load()
 
 
 def _dukemtmcreid_published() -> PublishedCounts | None:
@@ -99,7 +138,7 @@ def _dukemtmcreid_published() -> PublishedCounts | None:
 def _msmt17(source: DatasetSource) -> ReidSplits:
     from siamreid.data.msmt17 import MSMT17
 
-    return MSMT17(source.root).load()
+    return MSMT17(source.path).load()
 
 
 def _msmt17_published() -> PublishedCounts | None:
@@ -111,13 +150,13 @@ def _msmt17_published() -> PublishedCounts | None:
 def _cuhk03np_labeled(source: DatasetSource) -> ReidSplits:
     from siamreid.data.cuhk03np import CUHK03NP
 
-    return CUHK03NP(source.root, variant="labeled").load()
+    return CUHK03NP(source.path, variant="labeled").load()
 
 
 def _cuhk03np_detected(source: DatasetSource) -> ReidSplits:
     from siamreid.data.cuhk03np import CUHK03NP
 
-    return CUHK03NP(source.root, variant="detected").load()
+    return CUHK03NP(source.path, variant="detected").load()
 
 
 def _cuhk03np_labeled_published() -> PublishedCounts | None:
@@ -133,16 +172,18 @@ def _cuhk03np_detected_published() -> PublishedCounts | None:
 
 
 def _mot(source: DatasetSource) -> ReidSplits:
+    from siamreid.data._mot_options import MOTOptions
     from siamreid.data.mot import MOTChallenge
 
-    return MOTChallenge(source.root, seed=source.seed).load()
+    options = MOTOptions.from_mapping(source.options, "options")
+    return MOTChallenge(source.path, seed=source.seed, **dataclasses.asdict(options)).load()
 
 
 def _folder(source: DatasetSource) -> ReidSplits:
     from siamreid.data.folder import ImageFolderReid
 
     return ImageFolderReid(
-        source.root, camera_pattern=source.camera_pattern, seed=source.seed
+        source.path, camera_pattern=source.camera_pattern, seed=source.seed
     ).load()
 
 
@@ -151,7 +192,7 @@ def _synthetic(source: DatasetSource) -> ReidSplits:
     from siamreid.data.published import compare_counts
     from siamreid.data.synthetic import make_synthetic_market
 
-    root = Path(source.root)
+    root = source.path
     if not (root / MARKET1501_FOLDER).is_dir() and not (root / "bounding_box_train").is_dir():
         make_synthetic_market(
             root,
@@ -160,22 +201,30 @@ def _synthetic(source: DatasetSource) -> ReidSplits:
             seed=source.seed,
         )
     splits = Market1501(root).load()
-    # the synthetic copy is small by design: the notes that it differs from Market-1501 go
+    # a copy written before the generator marked its folders: drop the comparison's notes
     unlike_market = set(compare_counts(splits, Market1501.published))
     notes = tuple(n for n in splits.notes if n not in unlike_market)
     return replace(splits, name="Synthetic Market-1501", notes=notes)
 
 
+def _never(root: Path) -> bool:
+    return False  # users' folders look like any folder of folders: they are named, not detected
+
+
 DATASETS: Mapping[str, DatasetEntry] = MappingProxyType(
     {
-        "market1501": DatasetEntry(_market1501, _market1501_published),
-        "dukemtmcreid": DatasetEntry(_dukemtmcreid, _dukemtmcreid_published),
-        "msmt17": DatasetEntry(_msmt17, _msmt17_published),
-        "cuhk03np_labeled": DatasetEntry(_cuhk03np_labeled, _cuhk03np_labeled_published),
-        "cuhk03np_detected": DatasetEntry(_cuhk03np_detected, _cuhk03np_detected_published),
-        "mot": DatasetEntry(_mot, _none),
-        "folder": DatasetEntry(_folder, _none),
-        "synthetic": DatasetEntry(_synthetic, _none),
+        "market1501": DatasetEntry(_market1501, _market1501_published, is_market1501),
+        "dukemtmcreid": DatasetEntry(_dukemtmcreid, _dukemtmcreid_published, is_dukemtmcreid),
+        "msmt17": DatasetEntry(_msmt17, _msmt17_published, is_msmt17),
+        "cuhk03np_labeled": DatasetEntry(
+            _cuhk03np_labeled, _cuhk03np_labeled_published, is_cuhk03np("labeled")
+        ),
+        "cuhk03np_detected": DatasetEntry(
+            _cuhk03np_detected, _cuhk03np_detected_published, is_cuhk03np("detected")
+        ),
+        "mot": DatasetEntry(_mot, _none, is_mot, _mot_options),
+        "folder": DatasetEntry(_folder, _none, _never),
+        "synthetic": DatasetEntry(_synthetic, _none, is_synthetic_market),
     }
 )
 """Every dataset name, read-only: ``DATASETS[name].load(source)`` reads the dataset."""
@@ -200,6 +249,41 @@ def check_dataset_name(name: str, *, where: str = "dataset") -> DatasetEntry:
     raise ConfigError(
         f"{where} is {name!r}, which is not a known dataset.{hint} Known datasets: "
         f"{', '.join(DATASETS)}."
+    )
+
+
+def detect_dataset(
+    root: str | os.PathLike[str], *, where: str = "root", name_with: str = "its name"
+) -> DatasetName:
+    """The registered dataset whose layout ``root`` has (the dataset folder or its parent).
+
+    Args:
+        root: A dataset folder (``~`` is expanded).
+        where: What holds the folder, for the message (``"--root"``).
+        name_with: How the caller names a dataset instead, for the message (``"--dataset"``).
+
+    Raises:
+        DatasetLayoutError: ``root`` does not exist.
+        ConfigError: No layout fits (``folder`` datasets are never detected) or several do; the
+            message names them and says to give the name.
+
+    Example:
+        >>> detect_dataset("data/synth")  # doctest: +SKIP
+        'synthetic'
+    """
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise DatasetLayoutError(f"{where} {str(root)!r} does not exist or is not a folder.")
+    found = [name for name, entry in DATASETS.items() if entry.detect(path)]
+    if len(found) == 1:
+        return cast("DatasetName", found[0])
+    if found:
+        raise ConfigError(
+            f"{where} {str(root)!r} fits the layouts of {' and '.join(found)}; give {name_with}."
+        )
+    raise ConfigError(
+        f"{where} {str(root)!r} is laid out as no known benchmark ({', '.join(DATASETS)}); give "
+        f"{name_with} (a folder of <person>/<image> files is 'folder')."
     )
 
 

@@ -45,6 +45,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from siamreid._io import atomic_write_stream
 from siamreid.data._figures import HEIGHT, WIDTH, Person, draw_person, random_colour, random_person
 from siamreid.data.market1501 import MARKET1501_FOLDER, format_market1501_name
+from siamreid.data.published import SYNTHETIC_MARKER
 from siamreid.errors import ConfigError, DatasetLayoutError
 
 __all__ = ["make_synthetic_market"]
@@ -279,6 +280,8 @@ def _prepare(base: Path, overwrite: bool) -> Path:
     shutil.rmtree(partial, ignore_errors=True)  # left over by an interrupted run
     for split in ("bounding_box_train", "bounding_box_test", "query"):
         (partial / split).mkdir(parents=True)
+    # tells readers that this is no download of Market-1501: its counts are not compared
+    (partial / SYNTHETIC_MARKER).write_text("written by siamreid.data.make_synthetic_market\n")
     return partial
 
 

@@ -17,7 +17,13 @@ from torch import nn
 
 from siamreid.errors import BackboneError, PretrainedWeightsError
 
-__all__ = ["BackboneDataConfig", "backbone_data_config", "create_backbone", "similar_model_names"]
+__all__ = [
+    "BackboneDataConfig",
+    "backbone_data_config",
+    "check_backbone_name",
+    "create_backbone",
+    "similar_model_names",
+]
 
 _HUB_PROBE_TIMEOUT_S = 3.0
 
@@ -47,7 +53,12 @@ def similar_model_names(name: str, limit: int = 5) -> list[str]:
     return [candidate for _, candidate in sorted(scored)[:limit]]
 
 
-def _check_name(name: str) -> None:
+def check_backbone_name(name: str) -> None:
+    """Refuse a name timm does not know (``hf-hub:`` names are checked when downloaded).
+
+    Raises:
+        BackboneError: ``name`` is no timm model; the message lists the closest names.
+    """
     if name.startswith("hf-hub:") or timm.is_model(name):
         return
     close = similar_model_names(name.split(".")[0])
@@ -153,7 +164,7 @@ def create_backbone(
         >>> net.num_features
         512
     """
-    _check_name(name)
+    check_backbone_name(name)
     kwargs: dict[str, Any] = {"num_classes": 0}
     if drop_path_rate is not None:
         kwargs["drop_path_rate"] = drop_path_rate

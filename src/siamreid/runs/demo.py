@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from siamreid.errors import ConfigError
+from siamreid.errors import ConfigError, RunFolderError
+from siamreid.runs.folder import holds_run
 from siamreid.runs.pipeline import run_recipe
 from siamreid.training.recipe import Recipe, recipe_from_dict
 
@@ -79,8 +80,20 @@ def run_demo(
 ) -> dict[str, Any]:
     """Run the demo and write ``metrics.json``, ``losses.png`` and ``ranked.png`` to ``out_dir``.
 
+    The demo always starts afresh: a folder that holds a run is refused unless ``overwrite``.
+
+    Raises:
+        RunFolderError: ``out_dir`` holds a run and ``overwrite`` is False, or holds files of
+            no run.
+
     Example:
         >>> report = run_demo("runs/demo")  # doctest: +SKIP
         >>> report["after"]["mAP"] - report["before"]["mAP"]  # doctest: +SKIP
     """
+    if not overwrite and holds_run(Path(out_dir)):  # the demo has no --resume to offer
+        raise RunFolderError(
+            f"Demo folder {str(out_dir)!r} already holds a run; nothing was changed. Pass "
+            "--overwrite to run the demo again there (the folder is emptied first), or choose "
+            "another --out."
+        )
     return run_recipe(recipe or demo_recipe(out_dir), out_dir, overwrite=overwrite, echo=echo)

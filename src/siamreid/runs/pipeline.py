@@ -10,9 +10,11 @@ prints and writes files.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,13 +25,14 @@ from siamreid.data.config import load_splits
 from siamreid.data.registry import TrainTestSplits, load_train_test
 from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError, PretrainedWeightsError, RunFolderError
-from siamreid.models.backbones import check_hub_access
+from siamreid.models.backbones import check_backbone_name, check_hub_access
 from siamreid.models.embedder import SiameseEmbedder
 from siamreid.runs.folder import (
     RECIPE_FILE,
     check_resume,
     check_run_folder,
     clear_run_folder,
+    holds_run,
 )
 from siamreid.runs.report import cross_domain_table, rank_gallery, write_report
 from siamreid.training.config import TrainerConfig
@@ -81,10 +84,13 @@ def run_recipe(
 ) -> dict[str, Any]:
     """Train and evaluate ``recipe``, writing every output under ``out_dir``.
 
-    The whole recipe is checked before any data is read: a folder that holds a run is refused
-    unless ``resume`` (same recipe) or ``overwrite`` (the folder is emptied first), and a refused
-    run changes no file. The model is initialised under ``trainer.seed``, so the same recipe
-    and seed give bit-identical weights, also across an interrupted and resumed run.
+    The whole recipe is checked before any data is read (the backbone name, the device, the
+    weights, the dataset folders), and the sampling right after the data summary, before the
+    untrained evaluation. A folder that holds a run is refused unless ``resume`` (same recipe) or
+    ``overwrite`` (the folder is emptied first), and a refused run changes no file; a new run
+    that fails before training starts leaves no run folder behind. The model is initialised
+    under ``trainer.seed``, so the same recipe and seed give bit-identical weights, also across
+    an interrupted and resumed run.
 
     Args:
         recipe: Model, data and trainer settings.
@@ -110,9 +116,12 @@ def run_recipe(
         return {}
     check_run_folder(out, resume=resume, overwrite=overwrite)  # before the lock file is made
     _check_recipe(recipe)
+    created, fresh = not out.exists(), not holds_run(out)
     with writer_lock(out, what="run folder", error=RunFolderError):
-        data, resolved = _prepare(recipe, out, resume=resume, overwrite=overwrite, dist=dist)
-        _echo_summaries(data, echo)
+        with _undone_on_error(out, fresh=fresh, created=created):
+            data, resolved = _prepare(recipe, out, resume=resume, overwrite=overwrite, dist=dist)
+            _echo_summaries(data, echo)
+            _check_sampling(resolved, data.train)
         report = _train_and_report(resolved, data, out, dist, echo)
     report["total_seconds"] = time.perf_counter() - start
     echo(
@@ -120,6 +129,31 @@ def run_recipe(
         f"({report['total_seconds']:.0f} s in all)"
     )
     return report
+
+
+@contextlib.contextmanager
+def _undone_on_error(out: Path, *, fresh: bool, created: bool) -> Iterator[None]:
+    """A new run that fails before training leaves nothing: what it wrote goes (with the folder
+    itself when the run made it), so the same command can simply be run again."""
+    try:
+        yield
+    except BaseException:
+        if fresh:
+            clear_run_folder(out)
+            if created:  # the lock is still held: no other writer can be in the folder
+                shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _check_sampling(recipe: Recipe, train: ReidSplits) -> None:
+    """PK batches need ``trainer.sampling.p`` training identities: found before any model work."""
+    sampling = recipe.trainer.sampling
+    if sampling.kind == "pk" and sampling.p > train.num_train_pids:
+        raise ConfigError(
+            f"trainer.sampling.p={sampling.p} identities per batch, but the training data "
+            f"({train.name}) has {train.num_train_pids}; nothing was trained or kept. Lower "
+            f"trainer.sampling.p to at most {train.num_train_pids}, or train on more identities."
+        )
 
 
 def _train_alongside(recipe: Recipe, out: Path, *, resume: bool, dist: DistContext) -> None:
@@ -179,7 +213,9 @@ def _load(recipe: Recipe) -> TrainTestSplits:
 
 
 def _check_recipe(recipe: Recipe) -> None:
-    """What the dataclasses cannot check alone: the device and the dataset folder exist."""
+    """What the dataclasses cannot check alone: the backbone and the device exist, the
+    weights can be had and the dataset folder exists."""
+    check_backbone_name(recipe.model.backbone)
     select_device(recipe.trainer.runtime.device)
     if recipe.model.weights is None:
         try:
@@ -187,7 +223,7 @@ def _check_recipe(recipe: Recipe) -> None:
         except PretrainedWeightsError as err:
             raise _in_recipe_terms(recipe, err) from err
     for where, source in recipe.data.sources_by_place():
-        if source.dataset != "synthetic" and not Path(source.root).exists():
+        if source.dataset != "synthetic" and not source.path.exists():
             raise ConfigError(
                 f"{where}.root {source.root!r} does not exist (dataset {source.dataset!r}); "
                 f"nothing was read or written. Pass {where}.root=PATH of the dataset folder."
