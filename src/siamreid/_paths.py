@@ -1,0 +1,123 @@
+"""Path confinement: the one rule for names read from files, and for what siamreid may delete.
+
+A path read from a file (an MSMT17 list line, a MOTChallenge ``seqinfo.ini`` ``imDir``, a
+checkpoint folder's ``latest.json``, an index bundle's ``paths.json``) stands for a file inside
+the folder it is relative to. :func:`resolve_inside` refuses one that is absolute or holds a
+``..`` part (the two ways a name leaves its folder), naming where it was read and the fix; with
+``links_may_leave=False`` it also refuses one that a symbolic link leads out of the folder.
+:func:`lies_inside` is the same test as a yes/no for a path already joined.
+
+:func:`foreign_entries` is the other half: before a folder is emptied (``train --overwrite``,
+``synth --overwrite``), it lists what in it the writer does not own, so that siamreid deletes
+only what it wrote.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from siamreid._io import LOCK_FILE, TEMP_MARK
+from siamreid.errors import DatasetLayoutError, SiamreidError
+
+__all__ = ["escape_reason", "foreign_entries", "lies_inside", "resolve_inside", "shown"]
+
+
+def escape_reason(relative: str) -> str | None:
+    """Why ``relative`` would leave the folder it is relative to, or ``None`` when it stays in.
+
+    Lexical only: an absolute path (POSIX or Windows, with a drive), a ``..`` part, or nothing
+    at all leaves it; symbolic links are not looked at.
+    """
+    if relative.strip() == "":
+        return "is empty"
+    windows = PureWindowsPath(relative)
+    if PurePosixPath(relative).is_absolute() or windows.drive or windows.root:
+        return "is an absolute path"
+    if ".." in PurePosixPath(relative.replace("\\", "/")).parts:
+        return "climbs out with '..'"
+    return None
+
+
+def lies_inside(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` lies in ``root`` (or is it), both as written and with links followed."""
+    plain, base = os.path.abspath(path), os.path.abspath(root)
+    real, real_base = os.path.realpath(path), os.path.realpath(root)
+    return _under(plain, base) and _under(real, real_base)
+
+
+def _under(path: str, root: str) -> bool:
+    try:
+        return os.path.commonpath([path, root]) == root
+    except ValueError:  # different drives
+        return False
+
+
+def resolve_inside(
+    root: Path,
+    relative: str,
+    *,
+    where: str,
+    fix: str,
+    error: type[SiamreidError] = DatasetLayoutError,
+    links_may_leave: bool = True,
+) -> Path:
+    """``root / relative``, refused when ``relative`` leaves ``root``.
+
+    Args:
+        root: The folder ``relative`` is relative to.
+        relative: The name as read from the file.
+        where: Where it was read, for the message (``"line 3 of '/data/list_train.txt'"``).
+        fix: What to do about it, appended to the message.
+        error: The error type to raise.
+        links_may_leave: Whether a symbolic link inside ``root`` may lead out of it (a user's
+            own dataset tree may link to another disk; a bundle or checkpoint folder may not).
+
+    Raises:
+        SiamreidError: (of type ``error``) ``relative`` is absolute, climbs out with ``..``, is
+            empty, or (without ``links_may_leave``) a link takes it out of ``root``.
+    """
+    reason = escape_reason(relative)
+    path = root / relative
+    if reason is None and not links_may_leave and not lies_inside(path, root):
+        reason = "leads out through a symbolic link"
+    if reason is not None:
+        raise error(
+            f"{where}: {relative!r} {reason}; it must name a file inside {str(root)!r}. {fix}"
+        )
+    return path
+
+
+def foreign_entries(folder: Path, owns: Callable[[PurePosixPath, bool], bool]) -> list[Path]:
+    """What under ``folder`` its writer does not own, before the writer empties it.
+
+    Args:
+        folder: The folder about to be emptied.
+        owns: Called with each entry's path relative to ``folder`` and whether it is a (real)
+            folder; a folder it owns is walked, one it does not is listed whole. The writer lock
+            and the temporaries of killed writes are always owned.
+
+    Returns:
+        The entries not owned, sorted (empty: everything may go).
+    """
+    foreign: list[Path] = []
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        for entry in sorted(current.iterdir()):
+            name = entry.name
+            if name == LOCK_FILE or (name.startswith(".") and TEMP_MARK in name):
+                continue
+            is_dir = entry.is_dir() and not entry.is_symlink()
+            if not owns(PurePosixPath(entry.relative_to(folder).as_posix()), is_dir):
+                foreign.append(entry)
+            elif is_dir:
+                pending.append(entry)
+    return sorted(foreign)
+
+
+def shown(paths: list[Path], root: Path, limit: int = 4) -> str:
+    """The first ``limit`` of ``paths`` relative to ``root``, for a message."""
+    names = [p.relative_to(root).as_posix() + ("/" if p.is_dir() else "") for p in paths]
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if names[limit:] else "")
