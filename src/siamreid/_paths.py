@@ -119,5 +119,8 @@ def foreign_entries(folder: Path, owns: Callable[[PurePosixPath, bool], bool]) -
 
 def shown(paths: list[Path], root: Path, limit: int = 4) -> str:
     """The first ``limit`` of ``paths`` relative to ``root``, for a message."""
-    names = [p.relative_to(root).as_posix() + ("/" if p.is_dir() else "") for p in paths]
+    names = [
+        p.relative_to(root).as_posix() + ("/" if p.is_dir() and not p.is_symlink() else "")
+        for p in paths
+    ]
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if names[limit:] else "")
