@@ -113,9 +113,10 @@ def _owned(relative: PurePosixPath, is_dir: bool) -> bool:
     """Whether a run writes ``relative`` (a folder when ``is_dir``): see :data:`RUN_FILES`."""
     for pattern in RUN_FILES:
         parts = PurePosixPath(pattern).parts
-        if pattern.endswith("/") == is_dir and len(parts) == len(relative.parts):
-            if all(fnmatchcase(name, p) for name, p in zip(relative.parts, parts, strict=True)):
-                return True
+        if pattern.endswith("/") != is_dir or len(parts) != len(relative.parts):
+            continue
+        if all(fnmatchcase(name, p) for name, p in zip(relative.parts, parts, strict=True)):
+            return True
     return False
 
 
