@@ -9,19 +9,32 @@ the folder it is relative to. :func:`resolve_inside` refuses one that is absolut
 
 :func:`foreign_entries` is the other half: before a folder is emptied (``train --overwrite``,
 ``synth --overwrite``), it lists what in it the writer does not own, so that siamreid deletes
-only what it wrote.
+only what it wrote. A run folder's writer knows its file names; a generator lists what it wrote
+in a manifest (:func:`write_manifest`) and :func:`unowned_entries` compares the folder with it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
 
-from siamreid._io import LOCK_FILE, TEMP_MARK
+from siamreid._io import LOCK_FILE, TEMP_MARK, atomic_write_json, record
 from siamreid.errors import DatasetLayoutError, SiamreidError
 
-__all__ = ["escape_reason", "foreign_entries", "lies_inside", "resolve_inside", "shown"]
+__all__ = [
+    "MANIFEST",
+    "escape_reason",
+    "foreign_entries",
+    "lies_inside",
+    "refuse_unowned",
+    "resolve_inside",
+    "shown",
+    "unowned_entries",
+    "write_manifest",
+]
 
 
 def escape_reason(relative: str) -> str | None:
@@ -124,3 +137,77 @@ def shown(paths: list[Path], root: Path, limit: int = 4) -> str:
         for p in paths
     ]
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if names[limit:] else "")
+
+
+MANIFEST = ".siamreid-generated.json"
+_MANIFEST_FORMAT, _MANIFEST_VERSION = "siamreid.generated", 1
+
+
+def write_manifest(folder: Path, *, by: str) -> None:
+    """List everything now under ``folder`` (files with their size) in its manifest.
+
+    A generator calls it on its finished output, before renaming it into place, so that a later
+    overwrite can tell what it wrote from the user's files (:func:`unowned_entries`).
+
+    Args:
+        folder: The generated folder.
+        by: What wrote it (``"siamreid synth"``), kept in the manifest.
+    """
+    entries: dict[str, int] = {}
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_dir():
+            entries[name + "/"] = -1
+        else:
+            entries[name] = path.stat().st_size
+    fields = {"generator": by, "entries": entries}
+    atomic_write_json(folder / MANIFEST, record(_MANIFEST_FORMAT, _MANIFEST_VERSION, fields))
+
+
+def _manifest_entries(folder: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        entries = data["entries"] if data["format"] == _MANIFEST_FORMAT else {}
+        return dict(entries)
+    except (OSError, ValueError, TypeError, KeyError):
+        return {}
+
+
+def unowned_entries(folder: Path) -> list[Path]:
+    """What under ``folder`` its manifest does not list, or lists with another size (all of it
+    when there is no manifest); empty when the generator may replace the whole folder."""
+    entries = _manifest_entries(folder)
+
+    def owns(relative: PurePosixPath, is_dir: bool) -> bool:
+        name = relative.as_posix()
+        if name == MANIFEST:
+            return bool(entries)
+        if is_dir:
+            return entries.get(name + "/") == -1
+        path = folder / relative
+        return not path.is_symlink() and entries.get(name) == path.stat().st_size
+
+    return foreign_entries(folder, owns)
+
+
+def refuse_unowned(folders: list[Path], *, by: str, error: type[SiamreidError]) -> None:
+    """Refuse to replace ``folders`` when one holds entries its manifest does not list.
+
+    Raises:
+        SiamreidError: (of type ``error``) naming the first few entries ``by`` did not write
+            (relative to the folders' parent).
+    """
+    foreign: list[Path] = []
+    for folder in folders:
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            foreign.append(folder)
+        elif folder.is_dir():
+            foreign += unowned_entries(folder)
+    if foreign:
+        parent = folders[0].parent
+        listed = shown(sorted(foreign), parent)
+        raise error(
+            f"{str(parent)!r} holds {len(foreign)} file(s) {by} did not write "
+            f"({listed}); overwriting replaces only what {by} wrote, so nothing "
+            "was changed. Move them out (or choose another folder) and try again."
+        )
