@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from siamreid._io import LOCK_FILE
+from siamreid.data.synthetic import make_synthetic_market
 from siamreid.errors import RunFolderError
 from siamreid.runs.folder import (
     RECIPE_FILE,
@@ -138,4 +140,21 @@ def test_overwrite_refuses_a_run_folder_holding_the_users_own_files(tmp_path: Pa
     (run / "train" / "mine.csv").unlink()
     (run / "model").unlink()
     clear_run_folder(run)  # only the run's files are left: they go
+    assert [p.name for p in run.iterdir()] == [LOCK_FILE]
+
+
+def test_overwrite_clears_the_demos_generated_data_but_not_a_users(tmp_path: Path) -> None:
+    run = _run(tmp_path / "run")
+    make_synthetic_market(run / "data", num_train_ids=2, num_test_ids=2)  # as the demo does
+    check_run_folder(run, resume=False, overwrite=True)
+    (run / "data" / "Market-1501-v15.09.15" / "query" / "0099_c1s1_000001_00.jpg").touch()
+    (run / "data" / "mine").mkdir()
+    (run / "data" / "mine" / "0001_c1s1_000001_00.jpg").touch()
+    with pytest.raises(RunFolderError) as info:
+        clear_run_folder(run)
+    shown = "data/Market-1501-v15.09.15/query/0099_c1s1_000001_00.jpg, data/mine/0001_c1s1"
+    assert f"2 file(s) no run writes ({shown}" in str(info.value)
+    shutil.rmtree(run / "data" / "mine")
+    (run / "data" / "Market-1501-v15.09.15" / "query" / "0099_c1s1_000001_00.jpg").unlink()
+    clear_run_folder(run)
     assert [p.name for p in run.iterdir()] == [LOCK_FILE]

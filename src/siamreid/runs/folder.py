@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from siamreid._io import LOCK_FILE
-from siamreid._paths import foreign_entries, shown
+from siamreid._paths import foreign_entries, shown, unowned_entries
 from siamreid.errors import RunFolderError
 from siamreid.training.checkpoint import check_compatible, find_latest, load_checkpoint
 from siamreid.training.recipe import Recipe, load_recipe
@@ -53,7 +53,9 @@ RUN_FILES = (
     *(f"{_EPOCH}/model.safetensors", f"{_EPOCH}/state.pt", f"{_EPOCH}/meta.json"),
 )
 """What a run writes (``/``: a folder), relative to the run folder; ``*`` matches within a name.
-Besides these, a run owns its writer lock and the temporaries of killed writes."""
+Besides these, a run owns its writer lock, the temporaries of killed writes, and the synthetic
+datasets ``siamreid demo`` generates in ``data/`` (each as its generator's manifest lists it)."""
+_DATA = "data"
 # Fields that change neither the weights nor the order of anything a run computes.
 RESUMABLE_FIELDS = frozenset(
     {
@@ -111,6 +113,8 @@ def check_run_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
 
 def _owned(relative: PurePosixPath, is_dir: bool) -> bool:
     """Whether a run writes ``relative`` (a folder when ``is_dir``): see :data:`RUN_FILES`."""
+    if relative.parts[0] == _DATA and (is_dir or len(relative.parts) > 1):
+        return True  # generated datasets: checked against their manifests (_foreign)
     for pattern in RUN_FILES:
         parts = PurePosixPath(pattern).parts
         if pattern.endswith("/") != is_dir or len(parts) != len(relative.parts):
@@ -120,8 +124,19 @@ def _owned(relative: PurePosixPath, is_dir: bool) -> bool:
     return False
 
 
-def _refuse_foreign(out: Path) -> None:
+def _foreign(out: Path) -> list[Path]:
+    """What in ``out`` no run wrote: see :data:`RUN_FILES`."""
     foreign = foreign_entries(out, _owned)
+    data = out / _DATA
+    if data.is_dir() and not data.is_symlink():
+        for entry in sorted(data.iterdir()):
+            generated = entry.is_dir() and not entry.is_symlink()
+            foreign += unowned_entries(entry) if generated else [entry]
+    return sorted(foreign)
+
+
+def _refuse_foreign(out: Path) -> None:
+    foreign = _foreign(out)
     if foreign:
         raise RunFolderError(
             f"Run folder {str(out)!r} holds {len(foreign)} file(s) no run writes "
