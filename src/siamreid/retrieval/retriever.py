@@ -93,8 +93,7 @@ class Retriever:
         self._embedder_digest: str | None = None
         self.names: dict[int, str] | None = dict(names) if names else None
         self._indexed = 0  # gallery rows the backend holds, in order; 0 after removals
-        # a loaded bundle's folder: its gallery paths outside it are not to be opened
-        self._paths_root: Path | None = None
+        self._paths_root: Path | None = None  # a loaded bundle's folder (see may_open)
 
     def __len__(self) -> int:
         return len(self._gallery)
@@ -337,9 +336,8 @@ class Retriever:
         return retriever
 
     def may_open(self, path: str) -> bool:
-        """Whether a gallery ``path`` may be opened: any path of a gallery built in this
-        process; of a loaded bundle, only one inside its folder, unless it was loaded with
-        ``allow_outside_paths=True``."""
+        """Whether a gallery ``path`` may be opened: always, unless it came from a bundle
+        folder it lies outside of (see ``allow_outside_paths`` of :meth:`load`)."""
         return self._paths_root is None or opens_inside(path, self._paths_root)
 
     def _adopt(self, stored: StoredIndex) -> None:
