@@ -187,8 +187,14 @@ def plot_cmc(
     return _save(fig, path)
 
 
-def _show(ax: Any, image_path: str | os.PathLike[str], color: str | None, title: str) -> None:
-    ax.imshow(np.asarray(load_image(image_path)))
+def _show(
+    ax: Any, image_path: str | os.PathLike[str], color: str | None, title: str, note: str | None
+) -> None:
+    if note is None:
+        ax.imshow(np.asarray(load_image(image_path)))
+    else:  # a placeholder: the image is not opened
+        ax.set_facecolor("#dddddd")
+        ax.text(0.5, 0.5, note, ha="center", va="center", wrap=True, fontsize=5)
     ax.set_xticks([])
     ax.set_yticks([])
     for spine in ax.spines.values():
@@ -206,6 +212,7 @@ def plot_ranked_matches(
     path: str | os.PathLike[str] | None = None,
     *,
     distances: npt.ArrayLike | None = None,
+    withheld: Sequence[Sequence[str | None]] | None = None,
 ) -> Figure:
     """A grid: each row a query then its ranked gallery matches, green = same person, red = not.
 
@@ -215,6 +222,8 @@ def plot_ranked_matches(
         correct: ``[num_queries, top_k]`` booleans, whether each match is the query's identity.
         path: Where to save the PNG.
         distances: Optional ``[num_queries, top_k]`` distances shown above each match.
+        withheld: Optional ``[num_queries][top_k]`` notes: where one is given, a grey tile
+            with the note is drawn and that match's image is never opened.
     """
     plt = _pyplot()
     hits = np.asarray(correct, dtype=bool)
@@ -224,11 +233,12 @@ def plot_ranked_matches(
         rows, top_k + 1, figsize=(1.1 * (top_k + 1), 2.2 * rows), squeeze=False
     )
     for row in range(rows):
-        _show(axes[row, 0], query_paths[row], None, "query")
+        _show(axes[row, 0], query_paths[row], None, "query", None)
         for col in range(top_k):
             title = f"#{col + 1}" + ("" if dists is None else f" {dists[row, col]:.2f}")
             color = _GREEN if hits[row, col] else _RED
-            _show(axes[row, col + 1], ranked_paths[row][col], color, title)
+            note = None if withheld is None else withheld[row][col]
+            _show(axes[row, col + 1], ranked_paths[row][col], color, title, note)
     fig.tight_layout()
     return _save(fig, path)
 

@@ -67,9 +67,7 @@ def test_boxmot_export_refuses_what_boxmot_cannot_load(
     cli: Runner, checkpoint: Path, tmp_path: Path, extra: list[str], message: str
 ) -> None:
     name = "reid.onnx" if extra else "reid.bin"
-    result = cli(
-        "export", "--checkpoint", checkpoint, "--out", tmp_path / name, "--boxmot", *extra
-    )
+    result = cli("export", "--checkpoint", checkpoint, "--out", tmp_path / name, "--boxmot", *extra)
     assert result.code != 0
     assert message in result.err
     assert not list(tmp_path.iterdir())

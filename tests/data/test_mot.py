@@ -523,3 +523,33 @@ def test_settings_are_checked(tmp_path: Path, kwargs: dict[str, object], field: 
 def test_default_cache_lies_next_to_the_data(tmp_path: Path) -> None:
     assert MOTChallenge(tmp_path).cache_dir == tmp_path / ".siamreid-crops"
     assert MOTChallenge(tmp_path, cache_dir=os.fspath(tmp_path / "c")).cache_dir == tmp_path / "c"
+
+
+def test_a_replaced_frame_cuts_anew(two_windows: Path) -> None:
+    first = _load(two_windows)
+    crop = next(s.path for s in first.train if s.path.stem == "000001_000001")
+    frame = two_windows / "train" / "A" / "img1" / "000001.png"
+    replaced = np.asarray(_frame(1)).copy()
+    replaced[..., 2] = 255  # blue: not what frame 1 held
+    Image.fromarray(replaced, mode="RGB").save(frame)
+    os.utime(frame, ns=(frame.stat().st_atime_ns, frame.stat().st_mtime_ns + 10**9))
+    again = _load(two_windows)
+    new_crop = next(s.path for s in again.train if s.path.stem == "000001_000001")
+    assert new_crop != crop  # another cache folder
+    with Image.open(new_crop) as img:
+        assert np.asarray(img.convert("RGB"), dtype=int)[..., 2].mean() > 200
+
+
+@pytest.mark.parametrize("im_dir", ["../../other/img1", "ABS"])
+def test_an_image_folder_outside_the_sequence_is_refused_with_its_line(
+    two_windows: Path, im_dir: str
+) -> None:
+    other = _sequence(two_windows, "other", [], frames=20, gt=False)  # frames to be taken
+    ini = two_windows / "train" / "A" / "seqinfo.ini"
+    target = str(other / "img1") if im_dir == "ABS" else im_dir
+    ini.write_text(ini.read_text().replace("imDir=img1", f"imDir={target}"))
+    with pytest.raises(DatasetLayoutError) as info:
+        _load(two_windows)
+    message = str(info.value)
+    assert f"{ini}, line 3 (imDir): {target!r}" in message
+    assert "imDir=img1" in message

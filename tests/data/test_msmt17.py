@@ -240,3 +240,24 @@ def test_only_ascii_digits_make_a_pid(pid_text: str) -> None:
     else:
         with pytest.raises(DatasetLayoutError):
             parse_msmt17_name(name)
+
+
+@pytest.mark.parametrize("escape", ["../../../outside/0000_000_01_0303morning_0015_0.jpg", "abs"])
+def test_a_list_entry_outside_the_release_is_refused_with_its_line(
+    tmp_path: Path, escape: str
+) -> None:
+    folder = _make_release(tmp_path / "msmt17")
+    outside = tmp_path / "outside" / "0000_000_01_0303morning_0015_0.jpg"
+    outside.parent.mkdir()
+    outside.touch()  # a real file (test/../../../outside): following the line would load it
+    entry = str(outside) if escape == "abs" else escape
+    lists = folder / "list_query.txt"
+    lines = lists.read_text().splitlines()
+    lists.write_text("\n".join([lines[0], f"{entry} 0", *lines[1:]]) + "\n")
+    with pytest.raises(DatasetLayoutError) as info:
+        MSMT17(folder).load()
+    message = str(info.value)
+    assert f"Line 2 of {str(lists)!r}" in message
+    assert repr(entry) in message
+    assert "must name a file inside" in message
+    assert ("'..'" if escape != "abs" else "absolute path") in message

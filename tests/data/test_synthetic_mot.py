@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from siamreid._paths import MANIFEST
 from siamreid.data._mot_format import MOTBox, parse_gt, parse_seqinfo
 from siamreid.data.mot import MOTChallenge
 from siamreid.data.synthetic_mot import make_synthetic_mot
@@ -41,12 +42,13 @@ def _hashes(folder: Path) -> dict[str, str]:
 
 
 def test_writes_the_mot17_layout(root: Path) -> None:
-    assert sorted(str(p.relative_to(root)) for p in root.glob("*/*")) == [
+    assert sorted(str(p.relative_to(root)) for p in root.glob("*/SYN-*")) == [
         "test/SYN-02",
         "train/SYN-01",
     ]
+    assert [p.name for p in (root / "train").iterdir() if p.name.startswith(".")] == [MANIFEST]
     assert not [p for p in root.iterdir() if p.name.startswith(".")]  # no temporary left
-    for seq in root.glob("*/*"):
+    for seq in root.glob("*/SYN-*"):
         info = parse_seqinfo(seq / "seqinfo.ini")
         assert (info.name, info.length, info.width, info.height) == (seq.name, 60, W, H)
         frames = sorted(p.name for p in (seq / "img1").iterdir())
@@ -121,7 +123,7 @@ def test_an_existing_tree_is_kept_unless_overwritten(tmp_path: Path) -> None:
     with pytest.raises(DatasetLayoutError, match=r"train.*already exists.*overwrite=True"):
         make_synthetic_mot(tmp_path, **kwargs)
     make_synthetic_mot(tmp_path, num_sequences=4, num_frames=2, num_people=1, overwrite=True)
-    assert sorted(p.name for p in (tmp_path / "test").iterdir()) == ["SYN-03", "SYN-04"]
+    assert sorted(p.name for p in (tmp_path / "test").iterdir()) == [MANIFEST, "SYN-03", "SYN-04"]
 
 
 @pytest.mark.parametrize(

@@ -3,16 +3,22 @@ concurrent writers and readers, and models that are not the index's own."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from reliability_helpers import one_line_error, siamreid
 
 from siamreid import Retriever, SiameseEmbedder
@@ -184,3 +190,90 @@ def test_a_second_process_saving_into_one_index_gets_a_clear_error(tmp_path: Pat
     assert proc.returncode != 0
     assert "Another process is writing the index" in proc.stderr
     assert len(Retriever.load(target)) == 0  # the first writer's index is intact
+
+
+MAGENTA = (255, 0, 255)  # the private image's colour: found in a PNG only if it was drawn
+
+
+def _resign_paths(index: Path, paths: list[str]) -> None:
+    """Rewrite the bundle's paths.json as a hostile user would: with the checksum meta.json
+    checks recomputed, so that the bundle reads as whole."""
+    meta = json.loads((index / "meta.json").read_text())
+    stored = index / meta["version"] / "paths.json"
+    stored.write_text(json.dumps(paths))
+    meta["sha256"]["paths.json"] = hashlib.sha256(stored.read_bytes()).hexdigest()
+    (index / "meta.json").write_text(json.dumps(meta))
+
+
+def _hostile_index(cli_index: Path, gallery: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """``cli_index`` with its images copied inside it, three rows re-signed to point at a
+    private image outside it (``..``, absolute, a link), and one query image."""
+    private = tmp_path / "private" / "secret.jpg"
+    private.parent.mkdir()
+    Image.new("RGB", (32, 64), MAGENTA).save(private)
+    images = sorted(gallery.rglob("*.jpg"))
+    inside = cli_index / "images"
+    inside.mkdir()
+    for image in images:
+        shutil.copy(image, inside / image.name)
+    (cli_index / "images" / "link.jpg").symlink_to(private)
+    hostile = ["../private/secret.jpg", str(private), "images/link.jpg"]
+    _resign_paths(cli_index, hostile + [f"images/{p.name}" for p in images[3:]])
+    return private, images[0]
+
+
+def _magenta(png: Path) -> bool:
+    with Image.open(png) as img:
+        pixels = np.asarray(img.convert("RGB"))
+    near = np.abs(pixels.astype(int) - np.array(MAGENTA)) <= 12  # JPEG shifts it a little
+    return bool(np.all(near, axis=-1).any())
+
+
+def test_a_resigned_paths_file_cannot_draw_a_private_image_into_the_plot(
+    tmp_path: Path, cli_index: Path, gallery: Path
+) -> None:
+    private, query = _hostile_index(cli_index, gallery, tmp_path)
+    plot = tmp_path / "ranked.png"
+    args = ["search", "--index", cli_index, query, "--k", "12", "--plot", plot]
+    proc = siamreid(*args, "--plot-queries", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert str(private) in proc.stdout  # listed as stored...
+    assert "note: 3 drawn match(es) are stored outside the index folder" in proc.stdout
+    assert not _magenta(plot)  # ...but never drawn
+    allowed = siamreid(*args, "--plot-queries", "1", "--allow-outside-paths")
+    assert allowed.returncode == 0, allowed.stderr
+    assert _magenta(plot)  # the user's explicit leave: drawn
+
+
+def test_search_plot_never_opens_a_path_outside_the_index(
+    tmp_path: Path, cli_index: Path, gallery: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from siamreid import viz
+    from siamreid.cli.main import main
+
+    private, query = _hostile_index(cli_index, gallery, tmp_path)
+    opened: list[str] = []
+    real_load = viz.load_image
+
+    def recording_load(path: Any, *args: Any, **kwargs: Any) -> Image.Image:
+        opened.append(os.path.realpath(path))
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(viz, "load_image", recording_load)
+    plot = tmp_path / "ranked.png"
+    argv = ["search", "--index", str(cli_index), str(query), "--k", "12", "--plot", str(plot)]
+    assert main([*argv, "--plot-queries", "1", "--workers", "0"]) == 0
+    assert len(opened) == 1 + 12 - 3  # the query and the matches inside the index
+    assert str(private) not in opened
+    loaded = Retriever.load(cli_index)
+    loaded_paths = _paths(loaded)
+    assert [loaded.may_open(p) for p in loaded_paths[:4]] == [False, False, False, True]
+    allowing = Retriever.load(cli_index, allow_outside_paths=True)
+    assert all(allowing.may_open(p) for p in loaded_paths)
+
+
+def _paths(retriever: Retriever) -> list[str]:
+    result = retriever.search(retriever.embeddings[:1], k=len(retriever))
+    assert result.paths is not None
+    by_row = dict(zip(result.indices[0].tolist(), result.paths[0], strict=True))
+    return [by_row[i] for i in range(len(retriever))]

@@ -16,6 +16,7 @@ from reliability_helpers import one_line_error, siamreid, snapshot
 
 from siamreid._io import writer_lock
 from siamreid.errors import RunFolderError
+from siamreid.runs.folder import check_run_folder
 
 
 @pytest.fixture
@@ -40,17 +41,31 @@ def test_overwrite_empties_the_folder_before_the_new_run(run_copy: Path, recipe_
     stale = run_copy / "train" / "checkpoints" / "epoch_0099"
     stale.mkdir()
     (stale / "model.safetensors").write_bytes(b"old")
-    (run_copy / "notes-from-the-old-run.txt").write_text("old")
+    (stale / "state.pt").write_bytes(b"old")
     proc = siamreid(
         "train", "--config", recipe_file, "--out", run_copy, "--overwrite", "trainer.epochs=1"
     )
     assert proc.returncode == 0, proc.stderr
     assert not stale.exists()
-    assert not (run_copy / "notes-from-the-old-run.txt").exists()
     assert sorted(p.name for p in (run_copy / "train" / "checkpoints").glob("epoch_*")) == [
         "epoch_0001"
     ]
     assert (run_copy / "model" / "model.safetensors").is_file()
+
+
+def test_overwrite_names_the_users_own_files_and_deletes_nothing(
+    run_copy: Path, recipe_file: Path, finished_run: Path
+) -> None:
+    check_run_folder(finished_run, resume=False, overwrite=True)  # a run's own files only
+    (run_copy / "my-notes.txt").write_text("mine")
+    (run_copy / "train" / "checkpoints" / "best-by-hand").mkdir()
+    before = snapshot(run_copy)
+    line = one_line_error(
+        siamreid("train", "--config", recipe_file, "--out", run_copy, "--overwrite")
+    )
+    assert "2 file(s) no run writes (my-notes.txt, train/checkpoints/best-by-hand/)" in line
+    assert "nothing was changed" in line
+    assert snapshot(run_copy) == before
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from siamreid._io import LOCK_FILE
+from siamreid.data.synthetic import make_synthetic_market
 from siamreid.errors import RunFolderError
 from siamreid.runs.folder import (
     RECIPE_FILE,
@@ -71,7 +73,7 @@ def test_clearing_keeps_the_lock_and_does_not_follow_links(tmp_path: Path) -> No
     (outside / "keep.txt").touch()
     run = _run(tmp_path / "run")
     (run / "train" / "checkpoints").mkdir(parents=True)
-    (run / "linked").symlink_to(outside, target_is_directory=True)
+    (run / "train" / "checkpoints" / "latest.json").symlink_to(outside / "keep.txt")
     clear_run_folder(run)
     assert [p.name for p in run.iterdir()] == [LOCK_FILE]
     assert (outside / "keep.txt").is_file()
@@ -114,3 +116,45 @@ def test_the_recipe_of_a_run_to_resume_is_its_own(tmp_path: Path) -> None:
     assert load_run_recipe(tmp_path, config, resume=True) == load_recipe(config)
     assert load_run_recipe(tmp_path, None) == Recipe()  # a new run: the defaults
     assert load_run_recipe(tmp_path / "new", None, resume=True) == Recipe()
+
+
+def test_overwrite_refuses_a_run_folder_holding_the_users_own_files(tmp_path: Path) -> None:
+    run = _run(tmp_path / "run")
+    epoch = run / "train" / "checkpoints" / "epoch_0001"
+    epoch.mkdir(parents=True)
+    (epoch / "model.safetensors").write_bytes(b"the run's")
+    (run / "notes.txt").write_text("mine")
+    (run / "train" / "mine.csv").write_text("mine")
+    (run / "model").symlink_to(tmp_path, target_is_directory=True)  # not a folder the run made
+    for attempt in (
+        lambda: check_run_folder(run, resume=False, overwrite=True),
+        lambda: clear_run_folder(run),
+    ):
+        with pytest.raises(RunFolderError) as info:
+            attempt()
+        assert "3 file(s) no run writes (model, notes.txt, train/mine.csv)" in str(info.value)
+        assert "nothing was changed" in str(info.value)
+    assert (run / "notes.txt").read_text() == "mine"
+    assert (epoch / "model.safetensors").is_file()
+    (run / "notes.txt").unlink()
+    (run / "train" / "mine.csv").unlink()
+    (run / "model").unlink()
+    clear_run_folder(run)  # only the run's files are left: they go
+    assert [p.name for p in run.iterdir()] == [LOCK_FILE]
+
+
+def test_overwrite_clears_the_demos_generated_data_but_not_a_users(tmp_path: Path) -> None:
+    run = _run(tmp_path / "run")
+    make_synthetic_market(run / "data", num_train_ids=2, num_test_ids=2)  # as the demo does
+    check_run_folder(run, resume=False, overwrite=True)
+    (run / "data" / "Market-1501-v15.09.15" / "query" / "0099_c1s1_000001_00.jpg").touch()
+    (run / "data" / "mine").mkdir()
+    (run / "data" / "mine" / "0001_c1s1_000001_00.jpg").touch()
+    with pytest.raises(RunFolderError) as info:
+        clear_run_folder(run)
+    shown = "data/Market-1501-v15.09.15/query/0099_c1s1_000001_00.jpg, data/mine/0001_c1s1"
+    assert f"2 file(s) no run writes ({shown}" in str(info.value)
+    shutil.rmtree(run / "data" / "mine")
+    (run / "data" / "Market-1501-v15.09.15" / "query" / "0099_c1s1_000001_00.jpg").unlink()
+    clear_run_folder(run)
+    assert [p.name for p in run.iterdir()] == [LOCK_FILE]

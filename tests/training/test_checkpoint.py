@@ -91,3 +91,35 @@ def test_architecture_mismatch_names_both(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"embedding_dim=8.*embedding_dim=16"):
         ckpt.check_compatible(meta, {"backbone": "resnet18", "embedding_dim": 16}, tmp_path)
     ckpt.check_compatible(meta, dict(meta), tmp_path)
+
+
+@pytest.mark.parametrize("pointer", ["dotdot", "absolute", "link"])
+def test_a_latest_pointer_outside_the_checkpoints_folder_is_refused(
+    tmp_path: Path, pointer: str
+) -> None:
+    other = _save(tmp_path / "other_run" / "checkpoints", 3, 7.0)  # a real, loadable checkpoint
+    root = tmp_path / "run" / "checkpoints"
+    _save(root, 1, 1.0)
+    names = {"dotdot": "../../other_run/checkpoints/epoch_0003", "absolute": str(other)}
+    if pointer == "link":
+        (root / "epoch_0009").symlink_to(other, target_is_directory=True)
+        names["link"] = "epoch_0009"
+    (root / "latest.json").write_text(json.dumps({"path": names[pointer], "epoch": 3}))
+    with pytest.raises(CheckpointError) as info:
+        ckpt.find_latest(root)
+    message = str(info.value)
+    assert f"{str(root / 'latest.json')!r}, field 'path': {names[pointer]!r}" in message
+    assert "epoch_* folders beside it" in message
+
+
+def test_load_pretrained_refuses_a_latest_pointer_outside_the_run(tmp_path: Path) -> None:
+    from siamreid.models import load_pretrained
+
+    _save(tmp_path / "other_run" / "checkpoints", 3, 7.0)
+    root = tmp_path / "run" / "train" / "checkpoints"
+    _save(root, 1, 1.0)
+    (root / "latest.json").write_text(
+        json.dumps({"path": "../../../other_run/checkpoints/epoch_0003", "epoch": 3})
+    )
+    with pytest.raises(CheckpointError, match=r"field 'path': '\.\./\.\./\.\./other_run"):
+        load_pretrained(tmp_path / "run")

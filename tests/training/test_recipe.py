@@ -90,3 +90,35 @@ def test_save_load_round_trip(tmp_path: Path, suffix: str) -> None:
     save_recipe(recipe, tmp_path / f"recipe{suffix}")
     assert load_recipe(tmp_path / f"recipe{suffix}") == recipe
     assert Recipe() == recipe_from_dict({})
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line", "first"),
+    [
+        ("trainer:\n  epochs: 3\n  epochs: 30\n", "epochs", 3, 2),
+        (
+            "model:\n  backbone: resnet50\ntrainer:\n  epochs: 3\nmodel:\n  pretrained: false\n",
+            "model",
+            5,
+            1,
+        ),
+    ],
+)
+def test_a_yaml_key_given_twice_is_one_error_naming_it_and_its_lines(
+    tmp_path: Path, text: str, key: str, line: int, first: int
+) -> None:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_recipe(path)
+    assert str(info.value).startswith(
+        f"Recipe file {str(path)!r}, line {line}: key {key!r} is given twice (first on line "
+        f"{first})"
+    )
+
+
+def test_a_json_key_given_twice_is_one_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "recipe.json"
+    path.write_text('{"trainer": {"epochs": 3, "epochs": 30}}')
+    with pytest.raises(ConfigError, match="key 'epochs' is given twice"):
+        load_recipe(path)

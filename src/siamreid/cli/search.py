@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from siamreid.models.embedder import SiameseEmbedder
     from siamreid.retrieval import Retriever, SearchResult
 
+_OUTSIDE = "outside the\nindex folder:\nnot opened\n(--allow-\noutside-paths)"
 _HEADER = f"  {'rank':>4}  {'person':<12} {'camera':>6}  {'distance':>8}  path"
 
 
@@ -54,6 +55,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--plot-queries", type=int, default=8, help="queries drawn in --plot (default: 8)"
     )
+    parser.add_argument(
+        "--allow-outside-paths",
+        action="store_true",
+        help="let --plot open gallery images stored outside the index folder (by default "
+        "they are listed but drawn as placeholders: anyone can rewrite an index's paths)",
+    )
     add_embedding_options(parser, flip=False)
     parser.set_defaults(run=run)
 
@@ -79,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     for row, path in enumerate(paths):
         print(_table(path, result, row, names))
     if args.plot:
-        _plot(args.plot, drawn, drawn_ids, result, args.index)
+        _plot(args.plot, drawn, drawn_ids, result, retriever, args.index)
     return 0
 
 
@@ -90,10 +97,17 @@ def _load(args: argparse.Namespace) -> tuple[Retriever, SiameseEmbedder]:
     index = Path(args.index)
     if args.checkpoint:
         model = load_model(args.checkpoint, args.device)
-        retriever = Retriever.load(index, embedder=model, allow_other_model=args.allow_other_model)
+        retriever = Retriever.load(
+            index,
+            embedder=model,
+            allow_other_model=args.allow_other_model,
+            allow_outside_paths=args.allow_outside_paths,
+        )
         return retriever, model
     retriever = Retriever.load(
-        index, load_model=lambda folder: load_model(str(folder), args.device)
+        index,
+        load_model=lambda folder: load_model(str(folder), args.device),
+        allow_outside_paths=args.allow_outside_paths,
     )
     if retriever.embedder is None:
         raise IndexFormatError(
@@ -121,7 +135,14 @@ def _table(query: Path, result: SearchResult, row: int, names: dict[int, str] | 
     return "\n".join(lines)
 
 
-def _plot(target: str, paths: list[Path], ids: list[int], result: SearchResult, index: str) -> None:
+def _plot(
+    target: str,
+    paths: list[Path],
+    ids: list[int],
+    result: SearchResult,
+    retriever: Retriever,
+    index: str,
+) -> None:
     import numpy as np
 
     from siamreid.viz import plot_ranked_matches
@@ -131,13 +152,27 @@ def _plot(target: str, paths: list[Path], ids: list[int], result: SearchResult, 
     if len(ids) != len(paths):
         raise ConfigError("--plot needs an identity for every drawn query; junk files have none.")
     count = len(paths)
-    for row in result.paths[:count]:
-        for path in row:
-            _check_regular(path, index)
+    drawn = result.paths[:count]
+    withheld = [[None if retriever.may_open(p) else _OUTSIDE for p in row] for row in drawn]
+    for row, notes in zip(drawn, withheld, strict=True):
+        for path, note in zip(row, notes, strict=True):
+            if note is None:
+                _check_regular(path, index)
     correct = result.ids[:count].numpy() == np.asarray(ids)[:, None]
     plot_ranked_matches(
-        paths, result.paths[:count], correct, target, distances=result.distances[:count].numpy()
+        paths,
+        drawn,
+        correct,
+        target,
+        distances=result.distances[:count].numpy(),
+        withheld=withheld,
     )
+    closed = sum(note is not None for notes in withheld for note in notes)
+    if closed:
+        print(
+            f"note: {closed} drawn match(es) are stored outside the index folder {index!r} and "
+            "were not opened (placeholders); pass --allow-outside-paths to draw them."
+        )
     print(f"wrote {target}")
 
 

@@ -21,6 +21,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--out", required=True, help="folder to write into")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same bytes")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace what an earlier 'siamreid synth' wrote there (a folder that also holds "
+        "other files is refused, naming them)",
+    )
     market = parser.add_argument_group("Market-1501")
     market.add_argument("--train-ids", type=int, default=100, help="training identities")
     market.add_argument("--test-ids", type=int, default=100, help="held-out identities")
@@ -29,7 +35,6 @@ def register(subparsers: Any) -> None:
     mot.add_argument("--sequences", type=int, default=4, help="sequences (half in test/)")
     mot.add_argument("--frames", type=int, default=60, help="frames per sequence")
     mot.add_argument("--people", type=int, default=6, help="pedestrians per sequence")
-    mot.add_argument("--overwrite", action="store_true", help="replace train/ and test/")
     parser.set_defaults(run=run)
 
 
@@ -41,7 +46,11 @@ def run(args: argparse.Namespace) -> int:
     if args.mot:
         return _run_mot(args)
     root = make_synthetic_market(
-        args.out, num_train_ids=args.train_ids, num_test_ids=args.test_ids, seed=args.seed
+        args.out,
+        num_train_ids=args.train_ids,
+        num_test_ids=args.test_ids,
+        seed=args.seed,
+        overwrite=args.overwrite,
     )
     print(Market1501(root).load().summary())
     print(f"written to {root}")

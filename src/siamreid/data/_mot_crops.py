@@ -2,11 +2,16 @@
 
 A sequence's crops live in ``<cache>/<sequence>-<key>/``: one JPEG per kept box, named
 ``<track id:06d>_<frame:06d>.jpg``, and ``crops.json`` listing them. The key hashes everything
-that changes the crops (the box filters, the frame step, this format's version, and the bytes of
-``gt.txt`` and ``seqinfo.ini``), so a changed setting or annotation cuts a new folder and never
-reuses a stale one. The folder is cut into a temporary folder beside it, ``crops.json`` is written
-last, and only then is the folder renamed into place: a folder without ``crops.json`` (an
-interrupted cut) is never read, and is cut again. Writers hold the cache's lock, so two processes
+that changes the crops (the box filters, the frame step, this format's version, the bytes of
+``gt.txt`` and ``seqinfo.ini``, and the name, size and ``st_mtime_ns`` of every frame in the
+image folder), so a changed setting or annotation, or a frame replaced, added or removed, cuts a
+new folder and never reuses a stale one. Frames are keyed by their metadata, not their bytes
+(hashing every frame on every load would cost as much as cutting): a frame rewritten in place
+with the same size within the file system's timestamp resolution would go unseen.
+
+The folder is cut into a temporary folder beside it, ``crops.json`` is written last, and only
+then is the folder renamed into place: a folder without ``crops.json`` (an interrupted cut) is
+never read, and is cut again. Writers hold the cache's lock, so two processes
 (for example, two DDP ranks) do not cut the same sequence twice at once.
 """
 
@@ -131,7 +136,24 @@ def _key(seq: SequenceFiles, settings: CropSettings) -> str:
     digest.update(json.dumps([_FORMAT, _VERSION, asdict(settings), source]).encode())
     digest.update(seq.gt.read_bytes())
     digest.update((seq.folder / "seqinfo.ini").read_bytes())
+    digest.update(json.dumps(_frame_stamps(seq)).encode())
     return digest.hexdigest()[:16]
+
+
+def _frame_stamps(seq: SequenceFiles) -> list[tuple[int, int, int]]:
+    """``(frame, size, st_mtime_ns)`` of each frame image (none when the folder is missing: the
+    cut then fails naming it)."""
+    if not (seq.folder / seq.info.im_dir).is_dir():
+        return []
+    stamps = []
+    for frame, path in sorted(_frame_files(seq).items()):
+        try:
+            stat = path.stat()
+        except OSError:  # a broken link: the cut names it
+            stamps.append((frame, -1, -1))
+        else:
+            stamps.append((frame, stat.st_size, stat.st_mtime_ns))
+    return stamps
 
 
 def _read_complete(folder: Path, key: str) -> list[Crop] | None:

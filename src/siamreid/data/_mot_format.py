@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from siamreid._paths import resolve_inside
 from siamreid.errors import DatasetLayoutError, InputError
 
 __all__ = ["GT_FIELDS", "MOTBox", "SeqInfo", "parse_gt", "parse_gt_line", "parse_seqinfo"]
@@ -149,14 +150,16 @@ def parse_seqinfo(path: Path) -> SeqInfo:
 
     Raises:
         DatasetLayoutError: The file is missing, a line is neither ``[Section]``, ``key=value``,
-            a comment nor blank, or a required key is missing or not a positive integer.
+            a comment nor blank, a required key is missing or not a positive integer, or
+            ``imDir`` leaves the sequence folder (absolute, or ``..``).
     """
     if not path.is_file():
         raise DatasetLayoutError(
             f"{str(path)!r} is missing; every MOTChallenge sequence folder holds a seqinfo.ini "
             "with a [Sequence] section (imDir, seqLength, imWidth, imHeight, imExt)."
         )
-    values = _ini_sections(path).get("Sequence", {})
+    sections, lines = _ini_sections(path)
+    values = sections.get("Sequence", {})
     missing = [key for key in _SEQINFO_KEYS if key not in values]
     if missing:
         raise DatasetLayoutError(
@@ -164,6 +167,12 @@ def parse_seqinfo(path: Path) -> SeqInfo:
             f"{', '.join(_SEQINFO_KEYS)}."
         )
     ints, frame_rate = _seqinfo_numbers(path, values)
+    resolve_inside(
+        path.parent,
+        values["imDir"],
+        where=f"{path!s}, line {lines[('Sequence', 'imDir')]} (imDir)",
+        fix="imDir names the sequence's own image folder, e.g. 'imDir=img1'; fix the line.",
+    )
     ext = values["imExt"]
     return SeqInfo(
         name=values.get("name", path.parent.name),
@@ -176,26 +185,31 @@ def parse_seqinfo(path: Path) -> SeqInfo:
     )
 
 
-def _ini_sections(path: Path) -> dict[str, dict[str, str]]:
-    """The ``key=value`` lines of an INI file, by section; anything else is refused."""
+def _ini_sections(path: Path) -> tuple[dict[str, dict[str, str]], dict[tuple[str, str], int]]:
+    """The ``key=value`` lines of an INI file by section, and the line number of each
+    ``(section, key)``; anything else is refused."""
     sections: dict[str, dict[str, str]] = {}
+    lines: dict[tuple[str, str], int] = {}
     current: dict[str, str] | None = None
+    section = ""
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         line = raw.strip()
         if not line or line[0] in ";#":
             continue
         if line.startswith("[") and line.endswith("]"):
-            current = sections.setdefault(line[1:-1].strip(), {})
+            section = line[1:-1].strip()
+            current = sections.setdefault(section, {})
         elif "=" in line and current is not None:
             key, value = (part.strip() for part in line.split("=", 1))
             current[key] = value
+            lines[(section, key)] = number
         else:
             where = "key=value before any [Sequence] header" if "=" in line else "key=value"
             raise DatasetLayoutError(
                 f"{path!s}, line {number}: {line[:80]!r} is not a [Section] header or a "
                 f"{where} line; expected e.g. 'seqLength=600' under [Sequence]."
             )
-    return sections
+    return sections, lines
 
 
 def _seqinfo_numbers(path: Path, values: dict[str, str]) -> tuple[dict[str, int], float | None]:

@@ -20,6 +20,7 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
+from siamreid._paths import resolve_inside
 from siamreid.data._market_style import relabel
 from siamreid.data.published import PublishedCounts, SplitCounts, with_count_notes
 from siamreid.data.samples import ReidSample, ReidSplits
@@ -153,8 +154,9 @@ class MSMT17:
 
         Raises:
             DatasetLayoutError: An image folder or list file is missing, a list is empty, a line
-                does not read as ``path label``, a listed name does not parse, or listed images
-                are missing on disk (the first few are named).
+                does not read as ``path label``, a listed path is absolute or climbs out of its
+                image folder with ``..``, a listed name does not parse, or listed images are
+                missing on disk (the first few are named).
         """
         base, release = self.release()
         train_dir, test_dir = (base / folder for folder in MSMT17_RELEASES[release])
@@ -204,7 +206,13 @@ def _read_list(list_path: Path, image_dir: Path) -> list[ReidSample]:
             _, camid = parse_msmt17_name(PurePosixPath(fields[0]).name)
         except DatasetLayoutError as err:
             raise DatasetLayoutError(f"Line {number} of {str(list_path)!r}: {err}") from None
-        path = image_dir / fields[0]
+        path = resolve_inside(
+            image_dir,
+            fields[0],
+            where=f"Line {number} of {str(list_path)!r}",
+            fix=f"List entries are relative to {image_dir.name}/ (e.g. "
+            "'0000/0000_000_01_0303morning_0015_0.jpg'); fix the line or re-extract the archive.",
+        )
         if not path.is_file():
             missing.append(path)
         samples.append(ReidSample(path, int(fields[1]), camid))

@@ -43,6 +43,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from siamreid._io import atomic_write_stream
+from siamreid._paths import refuse_unowned, write_manifest
 from siamreid.data._figures import HEIGHT, WIDTH, Person, draw_person, random_colour, random_person
 from siamreid.data.market1501 import MARKET1501_FOLDER, format_market1501_name
 from siamreid.data.published import SYNTHETIC_MARKER
@@ -192,14 +193,17 @@ def make_synthetic_market(
             identity: one query, ``1..max(1, images_per_camera[1] - 1)`` gallery images each).
         num_distractors: Distractor images (pid 0000) in the gallery (``num_test_ids``).
         num_junk: Junk images (pid -1) in the gallery (``num_test_ids // 2``).
-        overwrite: Replace an existing ``Market-1501-v15.09.15`` folder under ``root``.
+        overwrite: Replace an existing ``Market-1501-v15.09.15`` folder under ``root`` written
+            by this function (it lists what it holds in a manifest); one holding anything else
+            (the real dataset, a user's file) is refused, naming it.
 
     Returns:
         The ``root/Market-1501-v15.09.15`` folder (about 2,300 images with the defaults).
 
     Raises:
         ConfigError: A count or range is out of bounds.
-        DatasetLayoutError: The dataset folder already exists and ``overwrite`` is False.
+        DatasetLayoutError: The dataset folder already exists and ``overwrite`` is False, or
+            holds files this function did not write.
 
     Example:
         >>> folder = make_synthetic_market("data/synth", seed=0)  # doctest: +SKIP
@@ -273,9 +277,11 @@ def _prepare(base: Path, overwrite: bool) -> Path:
     """An empty ``<base>.partial`` folder to write into (renamed to ``base`` once complete)."""
     if base.exists() and any(base.iterdir()) and not overwrite:
         raise DatasetLayoutError(
-            f"{str(base)!r} already exists; pass overwrite=True to replace it, or choose another "
-            "root."
+            f"{str(base)!r} already exists; pass overwrite=True (--overwrite) to replace it, or "
+            "choose another root."
         )
+    if overwrite:
+        refuse_unowned([base], by="siamreid synth", error=DatasetLayoutError)
     partial = base.with_name(base.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)  # left over by an interrupted run
     for split in ("bounding_box_train", "bounding_box_test", "query"):
@@ -287,6 +293,7 @@ def _prepare(base: Path, overwrite: bool) -> Path:
 
 def _publish(partial: Path, base: Path) -> Path:
     """Move the finished tree into place, so an interrupted run never leaves half a dataset."""
+    write_manifest(partial, by="siamreid synth")
     if base.exists():
         shutil.rmtree(base)
     partial.rename(base)

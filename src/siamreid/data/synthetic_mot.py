@@ -41,6 +41,7 @@ import numpy as np
 from PIL import Image
 
 from siamreid._io import atomic_write_stream, atomic_write_text, temp_dir
+from siamreid._paths import refuse_unowned, write_manifest
 from siamreid.data._figures import HEIGHT, WIDTH, draw_person, random_colour, random_person
 from siamreid.data.synthetic import _Camera, _camera, _photograph
 from siamreid.errors import ConfigError, DatasetLayoutError
@@ -50,6 +51,7 @@ __all__ = ["make_synthetic_mot"]
 PEDESTRIAN, STATIC_PERSON, DISTRACTOR, OCCLUDER = 1, 7, 8, 9  # MOT17 class numbers
 FRAME_RATE = 30
 _SPLITS = ("train", "test")
+_GENERATOR = "siamreid synth --mot"
 
 
 @dataclass(frozen=True)
@@ -268,14 +270,17 @@ def make_synthetic_mot(
         num_people: Pedestrians per sequence (track ids ``1..num_people``).
         seed: Same seed, byte-identical files.
         frame_size: ``(width, height)`` of the frames.
-        overwrite: Replace existing ``root/train`` and ``root/test`` folders.
+        overwrite: Replace existing ``root/train`` and ``root/test`` folders written by this
+            function (each lists what it holds in a manifest); one holding anything else (a
+            real sequence, a user's file) is refused, naming it.
 
     Returns:
         ``root``.
 
     Raises:
         ConfigError: A count or the frame size is out of bounds.
-        DatasetLayoutError: ``root/train`` or ``root/test`` exists and ``overwrite`` is False.
+        DatasetLayoutError: ``root/train`` or ``root/test`` exists and ``overwrite`` is False,
+            or holds files this function did not write.
 
     Example:
         >>> root = make_synthetic_mot("data/synth-mot", seed=0)  # doctest: +SKIP
@@ -288,6 +293,8 @@ def make_synthetic_mot(
     partial = temp_dir(base / ".synthetic-mot")
     try:
         _write_sequences(partial, num_sequences, seed, num_frames, num_people, frame_size)
+        for target in targets:
+            write_manifest(partial / target.name, by=_GENERATOR)
         for target in targets:
             shutil.rmtree(target, ignore_errors=True)
             (partial / target.name).rename(target)
@@ -312,8 +319,11 @@ def _check_sizes(
 
 
 def _refuse_existing(targets: list[Path], overwrite: bool) -> None:
+    if overwrite:
+        refuse_unowned(targets, by=_GENERATOR, error=DatasetLayoutError)
+        return
     for target in targets:
-        if target.exists() and not overwrite:
+        if target.exists():
             raise DatasetLayoutError(
                 f"{str(target)!r} already exists; pass overwrite=True (--overwrite) to replace "
                 "it, or choose another root."

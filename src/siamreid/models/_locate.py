@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from siamreid._io import check_version, read_record
+from siamreid._paths import resolve_inside
 from siamreid.errors import CheckpointError, ConfigError
 from siamreid.models.backbones import BackboneDataConfig, hub_reachable
 from siamreid.models.config import ModelConfig
@@ -99,7 +100,14 @@ def _latest(pointer: Path) -> Path:
         raise CheckpointError(
             f"{str(pointer)!r} is corrupt ({err}); point at an epoch_* folder instead."
         ) from err
-    folder = pointer.parent / str(name)
+    folder = resolve_inside(  # the rule training/checkpoint.py applies too
+        pointer.parent,
+        str(name),
+        where=f"{str(pointer)!r}, field 'path'",
+        fix="It must name one of the epoch_* folders beside it; pass that folder instead.",
+        error=CheckpointError,
+        links_may_leave=False,
+    )
     if not folder.is_dir():
         raise CheckpointError(
             f"{str(pointer)!r} names {str(name)!r}, which does not exist; point at an existing "

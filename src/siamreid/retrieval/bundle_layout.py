@@ -2,7 +2,9 @@
 
 The one owner of where a bundle's files lie (see :mod:`siamreid.retrieval.storage` for what
 they hold): format_version 2 keeps the data files in the ``v-XXXXXXXX`` folder that
-``meta.json`` names; format_version 1 (siamreid 0.1) kept them at the top level.
+``meta.json`` names; format_version 1 (siamreid 0.1) kept them at the top level. Gallery paths
+are stored relative to the bundle folder; read back, only those inside it may be opened
+without the user's leave (:func:`opens_inside`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from siamreid._paths import lies_inside
 
 __all__ = [
     "EMBEDDINGS_FILE",
@@ -24,6 +28,7 @@ __all__ = [
     "VERSION_PREFIX",
     "BundleVersion",
     "current_version",
+    "opens_inside",
     "resolved_path",
     "sha256",
     "stored_path",
@@ -97,6 +102,17 @@ def resolved_path(stored: str, bundle: Path) -> str:
     if not _is_local(stored) or os.path.isabs(stored):
         return stored
     return os.path.normpath(os.path.join(bundle, stored))
+
+
+def opens_inside(path: str, bundle: Path) -> bool:
+    """Whether a gallery path read from the bundle at ``bundle`` lies inside its folder (links
+    followed), so that it may be opened without the user's leave.
+
+    ``paths.json`` is data anyone can rewrite (and re-sign): a path that leaves the bundle
+    (absolute, ``..``, a link out, a URL) is shown but opened only when the user allows it
+    (``allow_outside_paths=``, ``--allow-outside-paths``).
+    """
+    return _is_local(path) and lies_inside(path, bundle)
 
 
 def sha256(path: Path) -> str:

@@ -23,6 +23,7 @@ from siamreid.retrieval.backends import (
     TorchBackend,
     create_backend,
 )
+from siamreid.retrieval.bundle_layout import opens_inside
 from siamreid.retrieval.embedders import Embedder, check_embedder, weights_digest
 from siamreid.retrieval.gallery import Gallery, int_vector
 from siamreid.retrieval.results import SearchResult, gather_result
@@ -92,6 +93,7 @@ class Retriever:
         self._embedder_digest: str | None = None
         self.names: dict[int, str] | None = dict(names) if names else None
         self._indexed = 0  # gallery rows the backend holds, in order; 0 after removals
+        self._paths_root: Path | None = None  # a loaded bundle's folder (see may_open)
 
     def __len__(self) -> int:
         return len(self._gallery)
@@ -288,6 +290,7 @@ class Retriever:
         options: IndexOptions | None = None,
         load_model: ModelLoader | None = None,
         allow_other_model: bool = False,
+        allow_outside_paths: bool = False,
     ) -> Retriever:
         """Read an index bundle written by :meth:`save`, checking every file and field.
 
@@ -303,6 +306,10 @@ class Retriever:
             allow_other_model: Accept an embedder whose weights differ from the index's model
                 (its embeddings are then not comparable to the gallery's: only for models known
                 to be equivalent).
+            allow_outside_paths: Let :meth:`may_open` accept gallery paths that lie outside
+                ``directory`` (absolute, ``..``, links out). By default they are kept and
+                returned by searches, but callers that open images (``search --plot``) leave
+                them closed: anyone can rewrite a bundle's ``paths.json``.
 
         Raises:
             IndexFormatError: Missing, corrupt, foreign or newer-version files (the file and
@@ -325,7 +332,13 @@ class Retriever:
             names=stored.names,
         )
         retriever._adopt(stored)
+        retriever._paths_root = None if allow_outside_paths else Path(directory)
         return retriever
+
+    def may_open(self, path: str) -> bool:
+        """Whether a gallery ``path`` may be opened: always, unless it came from a bundle
+        folder it lies outside of (see ``allow_outside_paths`` of :meth:`load`)."""
+        return self._paths_root is None or opens_inside(path, self._paths_root)
 
     def _adopt(self, stored: StoredIndex) -> None:
         """Take a read bundle's gallery and the record of the model its embeddings came from."""

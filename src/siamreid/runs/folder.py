@@ -8,6 +8,8 @@ A run folder holds ``recipe.yaml`` (the resolved recipe, written before training
 - A folder that holds a run is refused unless the caller resumes it (same recipe; only the
   fields in :data:`RESUMABLE_FIELDS` may change) or overwrites it (the folder is emptied first,
   so nothing old stays beside the new run).
+- Overwriting deletes only what a run writes (:data:`RUN_FILES`): a folder that also holds
+  the user's own files is refused, naming them, and nothing is deleted.
 - A folder that holds files but no run is never written into.
 - One process at a time: the folder's writer lock is held for the whole run.
 """
@@ -17,10 +19,12 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import replace
-from pathlib import Path
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from siamreid._io import LOCK_FILE
+from siamreid._paths import foreign_entries, shown, unowned_entries
 from siamreid.errors import RunFolderError
 from siamreid.training.checkpoint import check_compatible, find_latest, load_checkpoint
 from siamreid.training.recipe import Recipe, load_recipe
@@ -28,6 +32,7 @@ from siamreid.training.recipe import Recipe, load_recipe
 __all__ = [
     "RECIPE_FILE",
     "RESUMABLE_FIELDS",
+    "RUN_FILES",
     "check_resume",
     "check_run_folder",
     "clear_run_folder",
@@ -38,6 +43,19 @@ __all__ = [
 RECIPE_FILE = "recipe.yaml"
 TRAIN_FOLDER = "train"
 _RUN_MARKERS = (RECIPE_FILE, TRAIN_FOLDER, "metrics.json", "model")
+_EPOCH = "train/checkpoints/epoch_*"
+RUN_FILES = (
+    *(RECIPE_FILE, "metrics.json", "losses.png", "ranked.png", "actmaps.png"),
+    *("model/", "model/model.safetensors", "model/config.json"),
+    *("train/", "train/metrics.jsonl", "train/config.json"),
+    *("train/tensorboard/", "train/tensorboard/events.out.tfevents.*"),
+    *("train/checkpoints/", "train/checkpoints/latest.json", f"{_EPOCH}/"),
+    *(f"{_EPOCH}/model.safetensors", f"{_EPOCH}/state.pt", f"{_EPOCH}/meta.json"),
+)
+"""What a run writes (``/``: a folder), relative to the run folder; ``*`` matches within a name.
+Besides these, a run owns its writer lock, the temporaries of killed writes, and the synthetic
+datasets ``siamreid demo`` generates in ``data/`` (each as its generator's manifest lists it)."""
+_DATA = "data"
 # Fields that change neither the weights nor the order of anything a run computes.
 RESUMABLE_FIELDS = frozenset(
     {
@@ -89,10 +107,52 @@ def check_run_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
             f"Run folder {str(out)!r} already holds a run; nothing was changed. Pass --resume to "
             "continue it, or --overwrite to start again (the folder is emptied first)."
         )
+    if overwrite:
+        _refuse_foreign(out)
+
+
+def _owned(relative: PurePosixPath, is_dir: bool) -> bool:
+    """Whether a run writes ``relative`` (a folder when ``is_dir``): see :data:`RUN_FILES`."""
+    if relative.parts[0] == _DATA and (is_dir or len(relative.parts) > 1):
+        return True  # generated datasets: checked against their manifests (_foreign)
+    for pattern in RUN_FILES:
+        parts = PurePosixPath(pattern).parts
+        if pattern.endswith("/") != is_dir or len(parts) != len(relative.parts):
+            continue
+        if all(fnmatchcase(name, p) for name, p in zip(relative.parts, parts, strict=True)):
+            return True
+    return False
+
+
+def _foreign(out: Path) -> list[Path]:
+    """What in ``out`` no run wrote: see :data:`RUN_FILES`."""
+    foreign = foreign_entries(out, _owned)
+    data = out / _DATA
+    if data.is_dir() and not data.is_symlink():
+        for entry in sorted(data.iterdir()):
+            generated = entry.is_dir() and not entry.is_symlink()
+            foreign += unowned_entries(entry) if generated else [entry]
+    return sorted(foreign)
+
+
+def _refuse_foreign(out: Path) -> None:
+    foreign = _foreign(out)
+    if foreign:
+        raise RunFolderError(
+            f"Run folder {str(out)!r} holds {len(foreign)} file(s) no run writes "
+            f"({shown(foreign, out)}); --overwrite would delete them, so nothing was changed. "
+            "Move them out of the folder (or choose another --out) and try again."
+        )
 
 
 def clear_run_folder(out: Path) -> None:
-    """Empty a run folder (its writer lock stays): nothing old is left beside a new run."""
+    """Empty a run folder (its writer lock stays): nothing old is left beside a new run.
+
+    Raises:
+        RunFolderError: The folder holds files no run writes (they are named; nothing is
+            deleted).
+    """
+    _refuse_foreign(out)
     for entry in _entries(out):
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)

@@ -34,6 +34,7 @@ from siamreid._io import (
     remove_stale_temps,
     temp_dir,
 )
+from siamreid._paths import resolve_inside
 from siamreid.errors import CheckpointError
 
 __all__ = ["Checkpoint", "find_latest", "load_checkpoint", "save_checkpoint"]
@@ -128,18 +129,33 @@ def _prune(root: Path, keep: int, newest: Path) -> None:
 
 
 def find_latest(root: str | os.PathLike[str]) -> Path | None:
-    """The folder ``latest.json`` names, or ``None`` when no checkpoint was completed."""
+    """The folder ``latest.json`` names, or ``None`` when no checkpoint was completed.
+
+    Raises:
+        CheckpointError: ``latest.json`` is corrupt, or names a folder outside ``root`` (an
+            absolute path, ``..``, or a link leading out): a resume reads only its own run.
+    """
     pointer = Path(root) / _LATEST
     if not pointer.is_file():
         return None
     try:
         name = json.loads(pointer.read_text(encoding="utf-8"))["path"]
+        if not isinstance(name, str):
+            raise TypeError(f"field 'path' is {name!r}, not a folder name")
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise CheckpointError(
             f"{str(pointer)!r} is corrupt ({err}). Delete it to start over, or point it at an "
             "existing epoch_* folder."
         ) from err
-    return Path(root) / str(name)
+    return resolve_inside(
+        Path(root),
+        name,
+        where=f"{str(pointer)!r}, field 'path'",
+        fix=f"It must name one of the epoch_* folders beside it; point it at one, or delete "
+        f"{pointer.name} to start over.",
+        error=CheckpointError,
+        links_may_leave=False,
+    )
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:

@@ -5,7 +5,8 @@ field's type (integers are integers, not ``true`` or ``3.5``; booleans are ``tru
 strings are strings; choices are one of theirs; ``null`` only where the field allows it), with a
 message naming ``section.field``, the value and the expected type. Number fields take integers
 and strings that read as numbers, because YAML 1.1 (PyYAML) reads ``1e-4`` without a dot as a
-string. Every field can be overridden with a dotted ``section.field=value`` string
+string. A key given twice in one mapping is an error naming it and both lines (YAML would
+silently keep the last). Every field can be overridden with a dotted ``section.field=value`` string
 (``trainer.group.field=value`` inside the trainer's groups; the value is parsed as YAML), as the
 command line does::
 
@@ -221,12 +222,52 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return out
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in first:
+                raise ConfigError(
+                    f"Recipe file {str(self.name)!r}, line {line}: key {key!r} is given twice "
+                    f"(first on line {first[key]}); YAML would keep the last silently. Remove "
+                    "one of them."
+                )
+            first.setdefault(key, line)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _unique_pairs(path: Path) -> Any:
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        if twice:
+            raise ConfigError(
+                f"Recipe file {str(path)!r}: key {twice[0]!r} is given twice in one object; "
+                "JSON would keep the last silently. Remove one of them."
+            )
+        return dict(pairs)
+
+    return hook
+
+
 def _read(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"Recipe file {str(path)!r} does not exist; see the configs/ folder.")
     text = path.read_text(encoding="utf-8")
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        if path.suffix == ".json":
+            data = json.loads(text, object_pairs_hook=_unique_pairs(path))
+        else:
+            loader = _UniqueKeyLoader(text)
+            loader.name = str(path)
+            try:
+                data = loader.get_single_data()
+            finally:
+                loader.dispose()
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         raise ConfigError(f"Recipe file {str(path)!r} does not parse: {err}") from err
     if data is None:
