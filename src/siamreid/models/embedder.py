@@ -124,17 +124,24 @@ class SiameseEmbedder(nn.Module):
         return serialization.save_pretrained(self, directory)
 
     @classmethod
-    def from_pretrained(cls, source: str | os.PathLike[str]) -> SiameseEmbedder:
+    def from_pretrained(
+        cls, source: str | os.PathLike[str], *, arch: str | None = None
+    ) -> SiameseEmbedder:
         """Rebuild a saved embedder exactly (same embeddings, bit for bit on CPU), in eval mode.
 
         The backbone is built with ``pretrained=False`` from the saved config, with the
-        preprocessing it was trained with, and then takes the saved weights; nothing is
-        unpickled.
+        preprocessing it was trained with, and then takes the saved weights; nothing in a file
+        is executed (a peer's checkpoint is read with ``torch.load(weights_only=True)`` and
+        mapped onto siamreid's keys, see :func:`siamreid.models.importers.read_peer_checkpoint`).
 
         Args:
             source: A folder written by :meth:`save_pretrained`; a training run folder, its
                 ``train/checkpoints`` folder or one ``epoch_XXXX`` checkpoint folder; or
-                ``"hf-hub:org/name"`` (needs ``huggingface_hub`` and the network or its cache).
+                ``"hf-hub:org/name"`` (needs ``huggingface_hub`` and the network or its cache);
+                a torchreid / BoxMOT / fast-reid checkpoint file (``.pth``, ``.pt``,
+                ``.pth.tar``), or ``"zoo:NAME"`` (see :func:`siamreid.models.zoo.zoo_entries`).
+            arch: A peer checkpoint's architecture (``"osnet_x0_25"``...); ``None``: read it
+                from the keys.
 
         Raises:
             CheckpointError: A file is missing or corrupt, the format is newer than this
@@ -145,7 +152,7 @@ class SiameseEmbedder(nn.Module):
             >>> model.embed(["query.jpg"]).shape  # doctest: +SKIP
             torch.Size([1, 512])
         """
-        located = serialization.locate(source)
+        located = serialization.locate(source, arch=arch)
         try:
             model = cls.from_config(located.config)
         except BackboneError as err:
@@ -346,10 +353,11 @@ def _eval_mode(module: nn.Module) -> Iterator[None]:
         module.train(was_training)
 
 
-def load_pretrained(source: str | os.PathLike[str]) -> SiameseEmbedder:
+def load_pretrained(source: str | os.PathLike[str], *, arch: str | None = None) -> SiameseEmbedder:
     """A saved embedder, in eval mode: :meth:`SiameseEmbedder.from_pretrained` as a function.
 
     Example:
         >>> model = load_pretrained("runs/demo/model")  # doctest: +SKIP
+        >>> boxmot = load_pretrained("zoo:osnet_x0_25_msmt17")  # doctest: +SKIP
     """
-    return SiameseEmbedder.from_pretrained(source)
+    return SiameseEmbedder.from_pretrained(source, arch=arch)

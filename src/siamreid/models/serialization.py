@@ -175,6 +175,10 @@ def load_weights(model: SiameseEmbedder, located: Located) -> None:
         CheckpointError: The file is missing, changed since it was saved, not safetensors, or
             does not fit the model (the likely field is named).
     """
+    if located.state is not None:  # a peer's checkpoint, read and mapped by the importers
+        _check_state(model.state_dict(), located.state, located)
+        model.load_state_dict(located.state, strict=True)
+        return
     path = located.weights
     if not path.is_file():
         raise CheckpointError(
