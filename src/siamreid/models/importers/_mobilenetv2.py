@@ -3,7 +3,8 @@
 torchreid's ``mobilenetv2_x1_0`` differs from timm's ``mobilenetv2_100`` in one block: its first
 bottleneck keeps the 1x1 expansion conv (expansion 1) that the paper's table and timm drop. Built
 with timm's own EfficientNet builder from that block list, it takes torchreid's weights tensor
-for tensor and is a backbone by name like any other (``SiameseEmbedder("mobilenetv2_100_torchreid")``).
+for tensor and is a backbone by name like any other
+(``SiameseEmbedder("mobilenetv2_100_torchreid")``).
 """
 
 from __future__ import annotations
