@@ -16,6 +16,7 @@ from timm.data.config import resolve_model_data_config
 from torch import nn
 
 from siamreid.errors import BackboneError, PretrainedWeightsError
+from siamreid.models import architectures  # noqa: F401  (registers OSNet & co. with timm)
 
 __all__ = ["BackboneDataConfig", "backbone_data_config", "create_backbone", "similar_model_names"]
 
