@@ -95,12 +95,17 @@ def read_peer_checkpoint(
     file = Path(path)
     state = read_state_dict(file)
     candidates = _candidates(state, arch)
-    fits = [fit(state, a) for _, a in candidates]
-    chosen = next((i for i, f in enumerate(fits) if f.exact), None)
-    if chosen is None:
+    # Names in the file name first (BoxMOT's osnet_x0_25_msmt17.pt): usually the first fits.
+    candidates.sort(key=lambda c: -len(c[1].name) if c[1].name in file.name else 0)
+    fits = []
+    for _, candidate in candidates:
+        fits.append(fit(state, candidate))
+        if fits[-1].exact:
+            break
+    else:
         names = sorted({fmt.NAME for fmt, _ in candidates})
         raise closest_error(fits, str(file), " / ".join(names))
-    fmt, best = candidates[chosen][0], fits[chosen]
+    fmt, best = candidates[len(fits) - 1][0], fits[-1]
     head, classes = head_state(state, best)
     config = ModelConfig(
         backbone=best.arch.backbone,
@@ -108,7 +113,7 @@ def read_peer_checkpoint(
         pretrained=False,
         num_classes=classes,
         input_size=input_size,
-        **_config_fields(best.arch),
+        **best.arch.config,
     )
     ours = {f"backbone.{k}": v for k, v in best.backbone.items()} | head
     return PeerCheckpoint(file, fmt.NAME, best.arch.name, config, fmt.data_config(state), ours)
@@ -125,9 +130,3 @@ def _candidates(state: StateDict, arch: str | None) -> list[tuple[_Format, Arch]
         return named
     claimed = [f for f in FORMATS if f.claims(state)] or list(FORMATS)
     return [(f, a) for f in claimed[:1] for a in f.ARCHS if timm.is_model(a.backbone)]
-
-
-def _config_fields(arch: Arch) -> dict[str, object]:
-    # TODO(h-osnet): ModelConfig.last_stride arrives with the OSNet branch
-    known = ModelConfig.__dataclass_fields__
-    return {k: v for k, v in arch.config.items() if k in known}

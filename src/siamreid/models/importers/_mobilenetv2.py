@@ -51,11 +51,11 @@ _BLOCKS = [
 ]
 
 
-@register_model  # type: ignore[misc]
+@register_model
 def mobilenetv2_100_torchreid(pretrained: bool = False, **kwargs: Any) -> EfficientNet:
     """torchreid's MobileNetV2 (width 1.0, 1280 features, ReLU6) in timm's EfficientNet class."""
     model_kwargs: dict[str, Any] = {
-        "block_args": decode_arch_def(_BLOCKS),
+        "block_args": decode_arch_def(_BLOCKS),  # type: ignore[no-untyped-call]
         "num_features": 1280,
         "stem_size": 32,
         "round_chs_fn": partial(round_channels, multiplier=1.0),

@@ -7,6 +7,7 @@ file that would run code when unpickled is refused before anything in it runs.
 from __future__ import annotations
 
 import pickle
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,6 +19,8 @@ __all__ = ["StateDict", "read_state_dict"]
 
 StateDict = dict[str, torch.Tensor]
 
+# torch names the global it refused to import: "Unsupported global: GLOBAL builtins.exec ..."
+_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
 # Where each peer keeps the state dict inside a training checkpoint (a bare one is also read).
 _CONTAINER_KEYS = ("state_dict", "model", "net")
 _PREFIX = "module."  # nn.DataParallel / DistributedDataParallel
@@ -36,19 +39,25 @@ def read_state_dict(path: Path) -> StateDict:
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[-1][:200] if str(err).strip() else ""
+        found = _GLOBAL.search(str(err))
+        if found is None:  # not a pickle of ours to judge: garbage or truncated
+            raise _unreadable(path, "not a pickle torch can read") from err
         raise CheckpointError(
             f"{str(path)!r} was refused: it holds objects other than tensors, which only "
-            f"unpickling code could build ({first}). siamreid never runs code from a checkpoint; "
+            f"running code could build ({found[1]}). siamreid never runs code from a checkpoint; "
             "if you trust the file, re-save its state dict alone with torch.save(state_dict, "
             "'weights.pth') and pass that."
         ) from err
     except (OSError, RuntimeError, EOFError, ValueError) as err:
-        raise CheckpointError(
-            f"{str(path)!r} is not a readable PyTorch checkpoint ({err}). Pass a .pth/.pt file "
-            "written by torch.save, or a folder written by save_pretrained."
-        ) from err
+        raise _unreadable(path, str(err)) from err
     return _strip_prefixes(_unwrap(loaded, path))
+
+
+def _unreadable(path: Path, reason: str) -> CheckpointError:
+    return CheckpointError(
+        f"{str(path)!r} is not a readable PyTorch checkpoint ({reason}). Pass a .pth/.pt file "
+        "written by torch.save, or a folder written by save_pretrained."
+    )
 
 
 def _unwrap(loaded: object, path: Path) -> StateDict:

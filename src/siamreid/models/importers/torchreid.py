@@ -21,6 +21,7 @@ import re
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
+from siamreid.models.architectures import ARCHITECTURES
 from siamreid.models.backbones import BackboneDataConfig
 from siamreid.models.importers._fit import Arch
 from siamreid.models.importers._read import StateDict
@@ -50,9 +51,8 @@ def mobilenetv2_key(key: str) -> str:
     return key
 
 
-_OSNETS = ("osnet_x1_0", "osnet_x0_75", "osnet_x0_5", "osnet_x0_25", "osnet_ibn_x1_0")
 ARCHS: tuple[Arch, ...] = (
-    *(Arch(name, name) for name in (*_OSNETS, "osnet_ain_x1_0")),
+    *(Arch(name, name) for name in ARCHITECTURES if name.startswith("osnet")),
     Arch("resnet50", "resnet50"),
     Arch("mobilenetv2_x1_0", "mobilenetv2_100_torchreid", rename=mobilenetv2_key),
 )
