@@ -76,7 +76,8 @@ def test_timm_surface_without_classifier() -> None:
     cfg = net.pretrained_cfg
     assert cfg["input_size"] == (3, 256, 128)
     assert cfg["mean"] == timm.data.IMAGENET_DEFAULT_MEAN
-    assert not cfg.get("url") and not cfg.get("hf_hub_id")
+    assert not cfg.get("url")
+    assert not cfg.get("hf_hub_id")
 
 
 def test_pretrained_without_a_file_fails_at_once() -> None:
