@@ -4,11 +4,13 @@ from siamreid.models.backbones import BackboneDataConfig, create_backbone, simil
 from siamreid.models.config import ModelConfig
 from siamreid.models.embedder import ImageInput, SiameseEmbedder, load_pretrained
 from siamreid.models.heads import BNNeckHead, HeadOutput
+from siamreid.models.pooling import GeneralizedMeanPooling
 from siamreid.models.serialization import save_pretrained
 
 __all__ = [
     "BNNeckHead",
     "BackboneDataConfig",
+    "GeneralizedMeanPooling",
     "HeadOutput",
     "ImageInput",
     "ModelConfig",

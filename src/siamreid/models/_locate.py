@@ -275,6 +275,8 @@ def _model_config(record: dict[str, Any], path: Path) -> ModelConfig:
             input_size=fields.size("input_size"),
             normalize=fields.flag("normalize"),
             drop_path_rate=fields.optional_number("drop_path_rate"),
+            pooling=record.get("pooling", "avg"),  # absent before pooling was recorded
+            last_stride=record.get("last_stride"),
         )
     except ConfigError as err:
         raise CheckpointError(f"{str(path)!r} holds an invalid model config: {err}") from err

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from siamreid.models.backbones import (
     create_backbone,
     feature_width,
 )
-from siamreid.models.config import ModelConfig
+from siamreid.models.config import ModelConfig, Pooling
 from siamreid.models.heads import BNNeckHead, HeadOutput
 from siamreid.typing import ImageInput, ImageLike
 
@@ -47,6 +47,8 @@ class SiameseEmbedder(nn.Module):
         input_size: ``(height, width)`` the eval transform resizes images to.
         normalize: L2-normalise the embeddings.
         drop_path_rate: Stochastic depth rate, for backbones that support it.
+        pooling: ``"avg"`` or ``"gem"`` (generalized-mean pooling, learnable exponent).
+        last_stride: ``1`` for a ResNet's last stage without downsampling; ``None``: as built.
         seed: Initialise the new layers from this seed: the same seed gives the same initial
             weights, and the global RNG is left as it was. ``None`` draws from the global RNG.
 
@@ -67,6 +69,8 @@ class SiameseEmbedder(nn.Module):
         input_size: tuple[int, int] = (256, 128),
         normalize: bool = True,
         drop_path_rate: float | None = None,
+        pooling: Pooling = "avg",
+        last_stride: Literal[1] | None = None,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -79,6 +83,8 @@ class SiameseEmbedder(nn.Module):
             input_size=input_size,
             normalize=normalize,
             drop_path_rate=drop_path_rate,
+            pooling=pooling,
+            last_stride=last_stride,
         )
         with nullcontext() if seed is None else seeded_rng(seed):
             self.backbone = create_backbone(
@@ -87,6 +93,8 @@ class SiameseEmbedder(nn.Module):
                 weights=weights,
                 drop_path_rate=drop_path_rate,
                 img_size=self.config.input_size,
+                pooling=pooling,
+                last_stride=last_stride,
             )
             width = feature_width(self.backbone)
             self.head = BNNeckHead(width, embedding_dim, num_classes, normalize)
@@ -116,6 +124,8 @@ class SiameseEmbedder(nn.Module):
             input_size=cfg.input_size,
             normalize=cfg.normalize,
             drop_path_rate=cfg.drop_path_rate,
+            pooling=cfg.pooling,
+            last_stride=cfg.last_stride,
             seed=seed,
         )
 

@@ -17,18 +17,14 @@ import torch.nn.functional as F
 from timm.models import generate_default_cfgs, register_model
 from torch import nn
 
-from siamreid.models.architectures.osnet import (
+from siamreid.models.architectures.layers import (
     ChannelGate,
     Conv1x1,
     Conv1x1Linear,
     LightConv3x3,
-    OSNet,
-    OSNetArch,
-    Stages,
-    create_osnet,
-    osnet_cfg,
     transition,
 )
+from siamreid.models.architectures.osnet import OSNet, OSNetArch, Stages, create_osnet, osnet_cfg
 
 __all__ = ["LightConvStream", "OSBlockAIN", "ain_stages"]
 
