@@ -172,6 +172,8 @@ def fastreid_state(
 
     torch.manual_seed(seed)
     backbone = randomise_norms(timm.create_model("resnet50", num_classes=0), seed)
+    backbone.layer4[0].conv2.stride = (1, 1)  # fast-reid's BoT: MODEL.BACKBONE.LAST_STRIDE 1
+    backbone.layer4[0].downsample[0].stride = (1, 1)
     neck = randomise_norms(nn.BatchNorm1d(2048), seed + 1)
     state = {f"backbone.{k}": v for k, v in backbone.state_dict().items()}
     state |= {f"heads.bottleneck.0.{k}": v for k, v in neck.state_dict().items()}
@@ -187,6 +189,7 @@ def test_fastreid_bot_maps_backbone_neck_and_classifier(tmp_path: Path) -> None:
     ours = SiameseEmbedder.from_pretrained(tmp_path / "model_final.pth")
     assert read_peer_checkpoint(tmp_path / "model_final.pth").format == "fast-reid"
     assert ours.config.backbone == "resnet50"
+    assert ours.config.last_stride == 1
     assert ours.embedding_dim == 2048
     assert ours.data_config.mean == pytest.approx((0.485, 0.456, 0.406))
     assert torch.equal(ours.head.bn.running_var, state["heads.bottleneck.0.running_var"])
