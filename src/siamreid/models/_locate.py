@@ -19,6 +19,7 @@ from siamreid.errors import CheckpointError, ConfigError
 from siamreid.models.backbones import BackboneDataConfig, hub_reachable
 from siamreid.models.config import ModelConfig
 from siamreid.models.importers import read_peer_checkpoint
+from siamreid.models.zoo import zoo_entry, zoo_file
 
 if TYPE_CHECKING:
     import torch
@@ -68,10 +69,8 @@ def locate(source: str | os.PathLike[str], *, arch: str | None = None) -> Locate
     if text.startswith(HUB_PREFIX):
         return _read_saved(_download(text[len(HUB_PREFIX) :]))
     if text.startswith(ZOO_PREFIX):
-        from siamreid.models import zoo  # the zoo knows the importers, not the other way round
-
-        entry = zoo.zoo_entry(text[len(ZOO_PREFIX) :])
-        return _read_peer(zoo.zoo_file(entry), arch or entry.arch, entry.input_size)
+        entry = zoo_entry(text[len(ZOO_PREFIX) :])
+        return _read_peer(zoo_file(entry), arch or entry.arch, entry.input_size)
     path = Path(text)
     if not path.exists():
         raise CheckpointError(
