@@ -1,5 +1,6 @@
 """Models: timm backbones by name, embedding heads, and the Siamese embedder."""
 
+from siamreid.models.architectures import OSNet
 from siamreid.models.backbones import BackboneDataConfig, create_backbone, similar_model_names
 from siamreid.models.config import ModelConfig
 from siamreid.models.embedder import ImageInput, SiameseEmbedder, load_pretrained
@@ -16,6 +17,7 @@ __all__ = [
     "HeadOutput",
     "ImageInput",
     "ModelConfig",
+    "OSNet",
     "PeerCheckpoint",
     "SiameseEmbedder",
     "ZooEntry",
