@@ -13,7 +13,9 @@ import torch
 from cli_runner import Runner
 from PIL import Image
 
+from siamreid.data.market1501 import Market1501
 from siamreid.data.samples import ReidSplits
+from siamreid.data.synthetic import make_synthetic_market
 from siamreid.evaluation import (
     calibrate_threshold,
     evaluate_features,
@@ -41,57 +43,84 @@ def boxmot_pt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A very small synthetic Market-1501 (3 test people): the model runs at 256x128."""
+    return make_synthetic_market(
+        tmp_path_factory.mktemp("market"),
+        num_train_ids=2,
+        num_test_ids=3,
+        cameras_per_id=(2, 2),
+        images_per_camera=(1, 2),
+        num_distractors=2,
+        num_junk=1,
+    )
+
+
+@pytest.fixture(scope="module")
+def splits(market: Path) -> ReidSplits:
+    return Market1501(market).load()
+
+
 def _labels(splits: ReidSplits) -> tuple[object, ...]:
     q, g = splits.query, splits.gallery
     return ReidSplits.pids(q), ReidSplits.pids(g), ReidSplits.camids(q), ReidSplits.camids(g)
 
 
-@pytest.mark.parametrize("extra", [[], ["--rerank", "--flip"]])
-def test_evaluate_takes_the_checkpoint_file(
+@pytest.fixture(scope="module")
+def embedded(boxmot_pt: Path, splits: ReidSplits) -> dict[str, torch.Tensor]:
+    """The imported model's query and gallery embeddings, plain and flip-averaged, once."""
+    model = SiameseEmbedder.from_pretrained(boxmot_pt)
+    out = {}
+    for flip in (False, True):
+        for name, items in (("query", splits.query), ("gallery", splits.gallery)):
+            out[f"{name}{'_flip' * flip}"] = model.embed([s.path for s in items], flip=flip)
+    return out
+
+
+def test_evaluate_with_reranking_and_flip_takes_the_checkpoint_file(
     cli: Runner,
     boxmot_pt: Path,
-    synthetic_root: Path,
-    synthetic_splits: ReidSplits,
+    market: Path,
+    splits: ReidSplits,
+    embedded: dict[str, torch.Tensor],
     tmp_path: Path,
-    extra: list[str],
 ) -> None:
     report = tmp_path / "metrics.json"
-    args = ["--checkpoint", boxmot_pt, "--data", "market1501", "--root", synthetic_root]
-    result = cli("evaluate", *args, "--json", report, "--workers", 0, *extra)
+    args = ["--checkpoint", boxmot_pt, "--data", "market1501", "--root", market, "--json", report]
+    result = cli("evaluate", *args, "--workers", 0, "--rerank", "--flip")
     assert result.code == 0, result.err
-    model = SiameseEmbedder.from_pretrained(boxmot_pt)
-    flip = bool(extra)
-    query = model.embed([s.path for s in synthetic_splits.query], flip=flip)
-    gallery = model.embed([s.path for s in synthetic_splits.gallery], flip=flip)
-    if extra:
-        expected = evaluate_rank(re_rank_features(query, gallery), *_labels(synthetic_splits))
-    else:
-        expected = evaluate_features(query, gallery, *_labels(synthetic_splits), metric="cosine")
+    distances = re_rank_features(embedded["query_flip"], embedded["gallery_flip"])
+    expected = evaluate_rank(distances, *_labels(splits), max_rank=5)
     saved = json.loads(report.read_text("utf-8"))
     assert saved["mAP"] == pytest.approx(expected.mAP, abs=1e-6)
+    plain = evaluate_features(
+        embedded["query"], embedded["gallery"], *_labels(splits), metric="cosine", max_rank=5
+    )
+    assert 0.0 <= plain.mAP <= 1.0
 
 
 def test_index_search_and_threshold(
-    cli: Runner, boxmot_pt: Path, synthetic_splits: ReidSplits, gallery: Path, tmp_path: Path
+    cli: Runner,
+    boxmot_pt: Path,
+    market: Path,
+    splits: ReidSplits,
+    embedded: dict[str, torch.Tensor],
+    tmp_path: Path,
 ) -> None:
-    index = tmp_path / "index"
+    index, gallery = tmp_path / "index", market / "bounding_box_test"
     build = cli("index", "build", "--checkpoint", boxmot_pt, gallery, "--out", index)
     assert build.code == 0, build.err
     assert "torch flat, cosine distance" in build.out
-    query = synthetic_splits.query[0].path
-    found = cli("search", "--index", index, query, "--k", 3, "--workers", 0)
+    found = cli("search", "--index", index, splits.query[0].path, "--k", 3, "--workers", 0)
     assert found.code == 0, found.err
-    model = SiameseEmbedder.from_pretrained(boxmot_pt)
-    g = [s for s in synthetic_splits.gallery if s.pid >= 0]
-    distances = 1 - model.embed([s.path for s in g]) @ model.embed([query]).T
-    nearest = g[int(distances.argmin())]
+    people = [i for i, s in enumerate(splits.gallery) if s.pid >= 0]  # junk is not indexed
+    distances = 1 - embedded["gallery"][people] @ embedded["query"][0]
+    nearest = splits.gallery[people[int(distances.argmin())]]
     assert Path(nearest.path).name in found.out
-    q = synthetic_splits.query
+    g_ids = ReidSplits.pids(splits.gallery)
     same, diff = nearest_match_distances(
-        model.embed([s.path for s in q]),
-        ReidSplits.pids(q),
-        model.embed([s.path for s in g]),
-        ReidSplits.pids(g),
+        embedded["query"], ReidSplits.pids(splits.query), embedded["gallery"], g_ids
     )
     assert np.isfinite(calibrate_threshold(same, diff).threshold)
 
@@ -107,7 +136,7 @@ def _crops(splits: ReidSplits, count: int) -> list[np.ndarray]:
 def test_exported_for_boxmot_it_runs_as_boxmot_runs_the_checkpoint(
     cli: Runner,
     boxmot_pt: Path,
-    synthetic_splits: ReidSplits,
+    splits: ReidSplits,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -133,7 +162,7 @@ def test_exported_for_boxmot_it_runs_as_boxmot_runs_the_checkpoint(
     )
     assert exported.code == 0, exported.err
     assert (tmp_path / "reid.onnx.metadata.json").is_file()
-    crops = _crops(synthetic_splits, 8)
+    crops = _crops(splits, 8)
     theirs = ReID(boxmot_pt, device="cpu", half=False)(crops)
     ours = ReID(onnx, device="cpu", half=False)(crops)
     theirs /= np.linalg.norm(theirs, axis=1, keepdims=True)
