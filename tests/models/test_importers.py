@@ -199,6 +199,9 @@ def test_fastreid_bot_maps_backbone_neck_and_classifier(tmp_path: Path) -> None:
     with torch.no_grad():  # the BNNeck embedding, after the neck
         expected = nn.functional.normalize(reference.eval()(x), dim=1)
         assert (ours.eval()(x) - expected).abs().max() <= 1e-5
+        saved = SiameseEmbedder.from_pretrained(ours.save_pretrained(tmp_path / "model"))
+        assert saved.config.last_stride == 1
+        assert torch.equal(saved(x), ours(x))
 
 
 # ------------------------------------------------------------------------------------- refusals
