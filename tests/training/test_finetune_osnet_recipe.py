@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import timm
 import torch
 
+from siamreid.errors import PretrainedWeightsError
 from siamreid.runs.pipeline import build_model
 from siamreid.training.recipe import load_recipe
 
@@ -38,3 +40,11 @@ def test_recipe_builds_from_a_boxmot_checkpoint(tmp_path: Path) -> None:
     torch.testing.assert_close(model.backbone.fc[0].weight, peer.fc[0].weight)
     assert model.backbone.num_classes == 0  # the peer's classifier is dropped
     assert model.data_config.interpolation == "bilinear"
+
+
+def test_recipe_without_weights_says_which_field_to_set() -> None:
+    recipe = load_recipe(RECIPE, ["model.weights=null"])
+    with pytest.raises(
+        PretrainedWeightsError, match=r"'osnet_x0_25' has no weights.*model\.weights"
+    ):
+        build_model(recipe)

@@ -23,6 +23,7 @@ __all__ = [
     "BackboneDataConfig",
     "backbone_data_config",
     "create_backbone",
+    "has_download",
     "set_last_stride_one",
     "similar_model_names",
 ]
@@ -97,7 +98,7 @@ def _weights_cached(name: str) -> bool:
     return False
 
 
-def _has_download(name: str) -> bool:
+def has_download(name: str) -> bool:
     """Whether timm names a download for ``name`` (OSNet names none: its builder says so)."""
     from timm.models import get_pretrained_cfg
 
@@ -135,7 +136,7 @@ def check_hub_access(name: str, *, pretrained: bool) -> None:
         PretrainedWeightsError: The hub is needed, unreachable, and the files are not cached.
     """
     wants_hub = pretrained or name.startswith("hf-hub:")  # hf-hub names always download
-    if wants_hub and _has_download(name) and not _weights_cached(name) and not hub_reachable():
+    if wants_hub and has_download(name) and not _weights_cached(name) and not hub_reachable():
         raise _offline_error(name)
 
 
