@@ -79,7 +79,7 @@ def locate(source: str | os.PathLike[str], *, arch: str | None = None) -> Locate
             "checkpoint file, 'zoo:NAME' (siamreid zoo list) or 'hf-hub:org/name'."
         )
     if path.is_file():
-        if path.name not in (CONFIG_FILE, WEIGHTS_FILE, _CHECKPOINT_META):
+        if path.name not in (CONFIG_FILE, WEIGHTS_FILE, _CHECKPOINT_META, _CHECKPOINT_LATEST):
             return _read_peer(path, arch)
         path = path.parent
     if _is_saved(path):
