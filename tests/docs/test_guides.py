@@ -174,6 +174,8 @@ def test_backbones_guide(run_page: Callable[[str], dict[str, Any]]) -> None:
     ns = run_page("guides/backbones.md")
     assert ns["model"].backbone_name == "resnet50"
     assert tuple(ns["vit"].backbone.pos_embed.shape) == (1, 1 + 16 * 8, 384)
+    assert ns["osnet"].backbone.num_features == 128
+    assert ns["bot"].backbone.forward_features(torch.zeros(1, 3, 64, 32)).shape[-2:] == (4, 2)
 
 
 @pytest.mark.slow

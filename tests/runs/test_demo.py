@@ -33,6 +33,8 @@ BEFORE_THE_FILE: dict[str, Any] = {
         "input_size": [64, 32],
         "normalize": True,
         "drop_path_rate": None,
+        "pooling": "avg",  # added later, with defaults that build the same model
+        "last_stride": None,
     },
     "data": {
         "dataset": "synthetic",

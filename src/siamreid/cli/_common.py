@@ -31,7 +31,8 @@ __all__ = [
 
 CHECKPOINT_HELP = (
     "saved model: a folder from save_pretrained, a training run folder (runs/NAME), a "
-    "checkpoint folder, or hf-hub:org/name"
+    "checkpoint folder, hf-hub:org/name, a torchreid / BoxMOT / fast-reid checkpoint file "
+    "(.pth, .pt, .pth.tar), or zoo:NAME (siamreid zoo list)"
 )
 
 

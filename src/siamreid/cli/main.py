@@ -25,6 +25,8 @@ COMMANDS: tuple[str, ...] = (
     "search",
     "export",
     "data",
+    "convert",
+    "zoo",
 )
 
 

@@ -1,8 +1,9 @@
 """Where a saved embedder lives and what its records say: the reading side of the formats.
 
 :func:`locate` turns what a user points at (a ``save_pretrained`` folder, a training run, a
-checkpoint folder, ``hf-hub:org/name``) into the weights file and a validated architecture
-record; every missing or mistyped field raises :class:`CheckpointError` naming file and field.
+checkpoint folder, ``hf-hub:org/name``, a peer's checkpoint file or ``zoo:NAME``) into the
+weights and a validated architecture record; every missing or mistyped field raises
+:class:`CheckpointError` naming file and field.
 """
 
 from __future__ import annotations
@@ -11,13 +12,18 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from siamreid._io import check_version, read_record
 from siamreid._paths import resolve_inside
 from siamreid.errors import CheckpointError, ConfigError
 from siamreid.models.backbones import BackboneDataConfig, hub_reachable
 from siamreid.models.config import ModelConfig
+from siamreid.models.importers import read_peer_checkpoint
+from siamreid.models.zoo import zoo_entry, zoo_file
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "CONFIG_FILE",
@@ -34,6 +40,7 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 HUB_PREFIX = "hf-hub:"
+ZOO_PREFIX = "zoo:"
 # What siamreid.training.checkpoint writes; read here without importing training (models
 # know nothing of training).
 _CHECKPOINT_META = "meta.json"
@@ -50,22 +57,32 @@ class Located:
     config: ModelConfig
     data: BackboneDataConfig | None  # None: take timm's statistics for the backbone
     weights_sha256: str | None = None  # recorded by save_pretrained; checked on load
+    state: dict[str, torch.Tensor] | None = None  # a peer's weights, already mapped onto ours
 
 
-def locate(source: str | os.PathLike[str]) -> Located:
-    """The weights and validated architecture record of a saved model, training output or hub
-    repository (see :func:`siamreid.models.serialization.load_pretrained`)."""
+def locate(source: str | os.PathLike[str], *, arch: str | None = None) -> Located:
+    """The weights and validated architecture record of a saved model, training output, hub
+    repository, peer checkpoint or zoo model (see :meth:`SiameseEmbedder.from_pretrained`).
+
+    ``arch`` names a peer checkpoint's architecture instead of reading it from the keys.
+    """
     text = os.fspath(source)
     if text.startswith(HUB_PREFIX):
         return _read_saved(_download(text[len(HUB_PREFIX) :]))
+    if text.startswith(ZOO_PREFIX):
+        entry = zoo_entry(text[len(ZOO_PREFIX) :])
+        return _read_peer(zoo_file(entry), arch or entry.arch, entry.input_size)
     path = Path(text)
     if not path.exists():
         raise CheckpointError(
             f"No saved model at {text!r}: the path does not exist. Pass a folder written by "
-            "save_pretrained, a training run folder, or 'hf-hub:org/name'."
+            "save_pretrained, a training run folder, a torchreid / BoxMOT / fast-reid "
+            "checkpoint file, 'zoo:NAME' (siamreid zoo list) or 'hf-hub:org/name'."
         )
     if path.is_file():
-        path = path.parent if path.name in (CONFIG_FILE, WEIGHTS_FILE, _CHECKPOINT_META) else path
+        if path.name not in (CONFIG_FILE, WEIGHTS_FILE, _CHECKPOINT_META, _CHECKPOINT_LATEST):
+            return _read_peer(path, arch)
+        path = path.parent
     if _is_saved(path):
         return _read_saved(path)
     if (path / _CHECKPOINT_META).is_file() and (path / WEIGHTS_FILE).is_file():
@@ -82,6 +99,11 @@ def locate(source: str | os.PathLike[str]) -> Located:
         "(save_pretrained), a training checkpoint (meta.json + model.safetensors), or a run "
         "folder with model/ or train/checkpoints/latest.json."
     )
+
+
+def _read_peer(path: Path, arch: str | None, size: tuple[int, int] = (256, 128)) -> Located:
+    peer = read_peer_checkpoint(path, arch=arch, input_size=size)
+    return Located(path, path, peer.config, peer.data, None, peer.state)
 
 
 def _is_saved(folder: Path) -> bool:
@@ -260,6 +282,8 @@ def _model_config(record: dict[str, Any], path: Path) -> ModelConfig:
             input_size=fields.size("input_size"),
             normalize=fields.flag("normalize"),
             drop_path_rate=fields.optional_number("drop_path_rate"),
+            pooling=record.get("pooling", "avg"),  # absent before pooling was recorded
+            last_stride=record.get("last_stride"),
         )
     except ConfigError as err:
         raise CheckpointError(f"{str(path)!r} holds an invalid model config: {err}") from err

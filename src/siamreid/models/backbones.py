@@ -16,12 +16,16 @@ from timm.data.config import resolve_model_data_config
 from torch import nn
 
 from siamreid.errors import BackboneError, PretrainedWeightsError
+from siamreid.models import architectures  # noqa: F401  (registers OSNet & co. with timm)
+from siamreid.models.pooling import use_gem_pooling
 
 __all__ = [
     "BackboneDataConfig",
     "backbone_data_config",
     "check_backbone_name",
     "create_backbone",
+    "has_download",
+    "set_last_stride_one",
     "similar_model_names",
 ]
 
@@ -100,6 +104,16 @@ def _weights_cached(name: str) -> bool:
     return False
 
 
+def has_download(name: str) -> bool:
+    """Whether timm names a download for ``name`` (OSNet names none: its builder says so)."""
+    from timm.models import get_pretrained_cfg
+
+    if name.startswith("hf-hub:"):
+        return True
+    cfg = get_pretrained_cfg(name)
+    return cfg is None or bool(cfg.hf_hub_id or cfg.url)
+
+
 def _fixed_input_size(name: str) -> bool:
     """Whether timm builds ``name`` for a single input size (transformers with position grids)."""
     from timm.models import get_pretrained_cfg
@@ -128,7 +142,7 @@ def check_hub_access(name: str, *, pretrained: bool) -> None:
         PretrainedWeightsError: The hub is needed, unreachable, and the files are not cached.
     """
     wants_hub = pretrained or name.startswith("hf-hub:")  # hf-hub names always download
-    if wants_hub and not _weights_cached(name) and not hub_reachable():
+    if wants_hub and has_download(name) and not _weights_cached(name) and not hub_reachable():
         raise _offline_error(name)
 
 
@@ -139,6 +153,8 @@ def create_backbone(
     weights: str | os.PathLike[str] | None = None,
     drop_path_rate: float | None = None,
     img_size: tuple[int, int] | None = None,
+    pooling: str = "avg",
+    last_stride: int | None = None,
 ) -> nn.Module:
     """Create a timm backbone that returns pooled features (``num_classes=0``).
 
@@ -150,12 +166,16 @@ def create_backbone(
         img_size: ``(height, width)`` of the input. Passed on only to backbones built for one
             input size (ViT, DeiT, Swin, EVA...: timm's ``fixed_input_size``), whose position
             embeddings timm then resamples from the pretrained size.
+        pooling: ``"avg"`` (the backbone's own) or ``"gem"`` (see
+            :func:`~siamreid.models.pooling.use_gem_pooling`).
+        last_stride: ``1``: the re-id "last stride" trick for ResNets (see
+            :func:`set_last_stride_one`); ``None`` keeps the backbone as built.
 
     Returns:
         The backbone; ``backbone.num_features`` is its feature width.
 
     Raises:
-        BackboneError: Unknown model name.
+        BackboneError: Unknown model name, or a pooling / last stride it cannot take.
         PretrainedWeightsError: Weights unreachable offline, or the local file is missing or
             does not fit the architecture.
 
@@ -171,12 +191,64 @@ def create_backbone(
     if img_size is not None and _fixed_input_size(name):
         kwargs["img_size"] = tuple(img_size)
     if weights is not None:
-        return _from_weights_file(name, Path(weights), kwargs)
-    check_hub_access(name, pretrained=pretrained)
-    try:
-        return timm.create_model(name, pretrained=pretrained, **kwargs)
-    except OSError as err:  # huggingface_hub raises OSError subclasses when offline
-        raise _offline_error(name) from err
+        net = _from_weights_file(name, Path(weights), kwargs)
+    else:
+        check_hub_access(name, pretrained=pretrained)
+        try:
+            net = timm.create_model(name, pretrained=pretrained, **kwargs)
+        except OSError as err:  # huggingface_hub raises OSError subclasses when offline
+            raise _offline_error(name) from err
+    if last_stride == 1:
+        set_last_stride_one(net, name)
+    if pooling == "gem":
+        use_gem_pooling(net, name)
+    return net
+
+
+def set_last_stride_one(backbone: nn.Module, name: str) -> None:
+    """Give a ResNet-style backbone's last stage stride 1, in place (Luo et al.'s "last stride").
+
+    The first block of ``layer4`` stops downsampling (its strided convolutions, and the
+    average pooling of "-d" shortcuts, go to stride 1), so the final feature map keeps twice
+    the height and width: 16x8 instead of 8x4 for a 256x128 input. No weight changes shape.
+
+    Raises:
+        BackboneError: The backbone has no ``layer4`` stage whose first block downsamples.
+    """
+    stage = getattr(backbone, "layer4", None)
+    first = stage[0] if isinstance(stage, nn.Sequential) and len(stage) else None
+    changed = first is not None and _stop_striding(first, name)
+    if not changed:
+        raise BackboneError(
+            f"last_stride=1 cannot apply to backbone {name!r}: it sets the stride of a ResNet's "
+            "last stage (the first block of 'layer4') to 1, and "
+            f"{name!r} has {'no such stage' if first is None else 'no stride there'}. Use "
+            "last_stride=None, or a ResNet-style backbone (resnet50, resnet50d, resnext50_32x4d, "
+            "seresnet50...)."
+        )
+
+
+def _stop_striding(block: nn.Module, name: str) -> bool:
+    """Set every downsampling layer of ``block`` to stride 1; whether there was one."""
+    changed = False
+    for path, module in list(block.named_modules()):
+        if getattr(module, "stride", 1) in (1, (1, 1)) or next(module.children(), None):
+            continue  # blocks record their stride too: only leaf layers stride
+        if isinstance(module, nn.Conv2d):
+            module.stride = (1, 1)
+        elif isinstance(module, nn.AvgPool2d | nn.MaxPool2d) and module.kernel_size in (2, (2, 2)):
+            parent_path, _, attr = path.rpartition(".")  # a pool that only downsampled
+            setattr(block.get_submodule(parent_path), attr, nn.Identity())
+        elif isinstance(module, nn.AvgPool2d | nn.MaxPool2d):
+            module.stride = 1  # a smoothing pool (ResNeSt's avd): keep it, stop striding
+        else:
+            raise BackboneError(
+                f"last_stride=1 cannot apply to backbone {name!r}: layer4.0.{path} "
+                f"({type(module).__name__}) downsamples and siamreid cannot change it. "
+                "Use last_stride=None, or a ResNet without anti-aliasing."
+            )
+        changed = True
+    return changed
 
 
 def _from_weights_file(name: str, path: Path, kwargs: dict[str, Any]) -> nn.Module:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from siamreid.errors import ConfigError
 from siamreid.typing import Metric
 
-__all__ = ["ModelConfig"]
+__all__ = ["ModelConfig", "Pooling"]
+
+#: Global pooling of the backbone's feature map: its own average, or generalized mean (GeM).
+Pooling = Literal["avg", "gem"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,10 @@ class ModelConfig:
         input_size: ``(height, width)`` of the network input.
         normalize: L2-normalise embeddings, so Euclidean distance ranks like cosine.
         drop_path_rate: Stochastic depth for backbones that support it.
+        pooling: ``"avg"``: the backbone's global average pooling; ``"gem"``: generalized-mean
+            pooling with a learnable exponent in its place (CNN backbones).
+        last_stride: ``1``: the last stage of a ResNet-style backbone stops downsampling (a
+            16x8 final map for 256x128 input, the strong baseline's choice); ``None``: as built.
     """
 
     backbone: str = "efficientnet_b0"
@@ -34,6 +41,8 @@ class ModelConfig:
     input_size: tuple[int, int] = (256, 128)
     normalize: bool = True
     drop_path_rate: float | None = None
+    pooling: Pooling = "avg"
+    last_stride: Literal[1] | None = None
 
     def __post_init__(self) -> None:
         if not self.backbone:
@@ -49,6 +58,15 @@ class ModelConfig:
                 f"got {self.input_size}."
             )
         object.__setattr__(self, "input_size", (int(size[0]), int(size[1])))
+        if self.pooling not in get_args(Pooling):
+            raise ConfigError(
+                f"ModelConfig.pooling must be one of {get_args(Pooling)}, got {self.pooling!r}."
+            )
+        if self.last_stride not in (None, 1):
+            raise ConfigError(
+                "ModelConfig.last_stride must be 1 (the re-id last-stride trick) or None (the "
+                f"backbone as built), got {self.last_stride!r}."
+            )
 
     @property
     def metric(self) -> Metric:

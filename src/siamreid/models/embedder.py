@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from siamreid.models.backbones import (
     create_backbone,
     feature_width,
 )
-from siamreid.models.config import ModelConfig
+from siamreid.models.config import ModelConfig, Pooling
 from siamreid.models.heads import BNNeckHead, HeadOutput
 from siamreid.typing import ImageInput, ImageLike
 
@@ -47,6 +47,8 @@ class SiameseEmbedder(nn.Module):
         input_size: ``(height, width)`` the eval transform resizes images to.
         normalize: L2-normalise the embeddings.
         drop_path_rate: Stochastic depth rate, for backbones that support it.
+        pooling: ``"avg"`` or ``"gem"`` (generalized-mean pooling, learnable exponent).
+        last_stride: ``1`` for a ResNet's last stage without downsampling; ``None``: as built.
         seed: Initialise the new layers from this seed: the same seed gives the same initial
             weights, and the global RNG is left as it was. ``None`` draws from the global RNG.
 
@@ -67,6 +69,8 @@ class SiameseEmbedder(nn.Module):
         input_size: tuple[int, int] = (256, 128),
         normalize: bool = True,
         drop_path_rate: float | None = None,
+        pooling: Pooling = "avg",
+        last_stride: Literal[1] | None = None,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -79,6 +83,8 @@ class SiameseEmbedder(nn.Module):
             input_size=input_size,
             normalize=normalize,
             drop_path_rate=drop_path_rate,
+            pooling=pooling,
+            last_stride=last_stride,
         )
         with nullcontext() if seed is None else seeded_rng(seed):
             self.backbone = create_backbone(
@@ -87,6 +93,8 @@ class SiameseEmbedder(nn.Module):
                 weights=weights,
                 drop_path_rate=drop_path_rate,
                 img_size=self.config.input_size,
+                pooling=pooling,
+                last_stride=last_stride,
             )
             width = feature_width(self.backbone)
             self.head = BNNeckHead(width, embedding_dim, num_classes, normalize)
@@ -116,6 +124,8 @@ class SiameseEmbedder(nn.Module):
             input_size=cfg.input_size,
             normalize=cfg.normalize,
             drop_path_rate=cfg.drop_path_rate,
+            pooling=cfg.pooling,
+            last_stride=cfg.last_stride,
             seed=seed,
         )
 
@@ -124,17 +134,24 @@ class SiameseEmbedder(nn.Module):
         return serialization.save_pretrained(self, directory)
 
     @classmethod
-    def from_pretrained(cls, source: str | os.PathLike[str]) -> SiameseEmbedder:
+    def from_pretrained(
+        cls, source: str | os.PathLike[str], *, arch: str | None = None
+    ) -> SiameseEmbedder:
         """Rebuild a saved embedder exactly (same embeddings, bit for bit on CPU), in eval mode.
 
         The backbone is built with ``pretrained=False`` from the saved config, with the
-        preprocessing it was trained with, and then takes the saved weights; nothing is
-        unpickled.
+        preprocessing it was trained with, and then takes the saved weights; nothing in a file
+        is executed (a peer's checkpoint is read with ``torch.load(weights_only=True)`` and
+        mapped onto siamreid's keys, see :func:`siamreid.models.importers.read_peer_checkpoint`).
 
         Args:
             source: A folder written by :meth:`save_pretrained`; a training run folder, its
                 ``train/checkpoints`` folder or one ``epoch_XXXX`` checkpoint folder; or
-                ``"hf-hub:org/name"`` (needs ``huggingface_hub`` and the network or its cache).
+                ``"hf-hub:org/name"`` (needs ``huggingface_hub`` and the network or its cache);
+                a torchreid / BoxMOT / fast-reid checkpoint file (``.pth``, ``.pt``,
+                ``.pth.tar``), or ``"zoo:NAME"`` (see :func:`siamreid.models.zoo.zoo_entries`).
+            arch: A peer checkpoint's architecture (``"osnet_x0_25"``...); ``None``: read it
+                from the keys.
 
         Raises:
             CheckpointError: A file is missing or corrupt, the format is newer than this
@@ -145,7 +162,7 @@ class SiameseEmbedder(nn.Module):
             >>> model.embed(["query.jpg"]).shape  # doctest: +SKIP
             torch.Size([1, 512])
         """
-        located = serialization.locate(source)
+        located = serialization.locate(source, arch=arch)
         try:
             model = cls.from_config(located.config)
         except BackboneError as err:
@@ -346,10 +363,11 @@ def _eval_mode(module: nn.Module) -> Iterator[None]:
         module.train(was_training)
 
 
-def load_pretrained(source: str | os.PathLike[str]) -> SiameseEmbedder:
+def load_pretrained(source: str | os.PathLike[str], *, arch: str | None = None) -> SiameseEmbedder:
     """A saved embedder, in eval mode: :meth:`SiameseEmbedder.from_pretrained` as a function.
 
     Example:
         >>> model = load_pretrained("runs/demo/model")  # doctest: +SKIP
+        >>> boxmot = load_pretrained("zoo:osnet_x0_25_msmt17")  # doctest: +SKIP
     """
-    return SiameseEmbedder.from_pretrained(source)
+    return SiameseEmbedder.from_pretrained(source, arch=arch)

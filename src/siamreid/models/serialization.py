@@ -4,8 +4,8 @@ A saved model is a folder with two files::
 
     model.safetensors   every tensor of the state dict (BatchNorm statistics included)
     config.json         format, format_version, siamreid_version, backbone, embedding_dim,
-                        num_classes, input_size, normalize, drop_path_rate, mean, std,
-                        interpolation, metric
+                        num_classes, input_size, normalize, drop_path_rate, pooling,
+                        last_stride, mean, std, interpolation, metric
 
 :func:`locate` (and so :func:`siamreid.models.load_pretrained`) also reads what
 ``siamreid train`` writes (a run folder, its ``train/checkpoints`` folder or one ``epoch_XXXX``
@@ -54,7 +54,7 @@ __all__ = [
     "weights_digest",
 ]
 
-_ARCH_FIELDS = ("backbone", "embedding_dim", "num_classes", "input_size", "normalize")
+_ARCH_FIELDS = ("backbone", "embedding_dim", "num_classes", "input_size", "normalize", "pooling")
 
 
 def save_pretrained(model: SiameseEmbedder, directory: str | os.PathLike[str]) -> Path:
@@ -123,6 +123,8 @@ def config_record(model: SiameseEmbedder) -> dict[str, Any]:
             "input_size": list(cfg.input_size),
             "normalize": cfg.normalize,
             "drop_path_rate": cfg.drop_path_rate,
+            "pooling": cfg.pooling,
+            "last_stride": cfg.last_stride,
             "mean": list(data.mean),
             "std": list(data.std),
             "interpolation": data.interpolation,
@@ -175,6 +177,10 @@ def load_weights(model: SiameseEmbedder, located: Located) -> None:
         CheckpointError: The file is missing, changed since it was saved, not safetensors, or
             does not fit the model (the likely field is named).
     """
+    if located.state is not None:  # a peer's checkpoint, read and mapped by the importers
+        _check_state(model.state_dict(), located.state, located)
+        model.load_state_dict(located.state, strict=True)
+        return
     path = located.weights
     if not path.is_file():
         raise CheckpointError(
@@ -234,6 +240,8 @@ def _check_state(
 
 def _suspect_field(problems: list[str]) -> str:
     text = " ".join(problems)
+    if ".global_pool.p'" in text:  # GeM's exponent: saved with pooling='gem' only
+        return "pooling"
     if "'backbone." in text:
         return "backbone"
     if "'head.proj." in text or "'head.bn." in text:

@@ -25,7 +25,7 @@ from siamreid.data.config import load_splits
 from siamreid.data.registry import TrainTestSplits, load_train_test
 from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError, PretrainedWeightsError, RunFolderError
-from siamreid.models.backbones import check_backbone_name, check_hub_access
+from siamreid.models.backbones import check_backbone_name, check_hub_access, has_download
 from siamreid.models.embedder import SiameseEmbedder
 from siamreid.runs.folder import (
     RECIPE_FILE,
@@ -66,6 +66,12 @@ def _in_recipe_terms(recipe: Recipe, err: PretrainedWeightsError) -> PretrainedW
     model = recipe.model
     if model.weights is not None:
         return PretrainedWeightsError(f"model.weights {model.weights!r}: {err}")
+    if not has_download(model.backbone):  # OSNet: only local (peer) checkpoints exist
+        return PretrainedWeightsError(
+            f"model.backbone {model.backbone!r} has no weights to download: set "
+            "model.weights=PATH (a torchreid / BoxMOT checkpoint of that architecture) or "
+            "model.pretrained=false, in the recipe or on the command line."
+        )
     return PretrainedWeightsError(
         f"Cannot get the pretrained weights of model.backbone {model.backbone!r}: the Hugging "
         "Face hub is not reachable and they are not in the local cache. Set "
