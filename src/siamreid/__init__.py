@@ -40,6 +40,7 @@ from siamreid.errors import (
     PretrainedWeightsError,
     RunFolderError,
     SiamreidError,
+    VectorStoreError,
 )
 from siamreid.evaluation import (
     RankMetrics,
@@ -112,6 +113,7 @@ __all__ = [
     "TrainerConfig",
     "TransformConfig",
     "TripletDataset",
+    "VectorStoreError",
     "__version__",
     "build_loss",
     "calibrate_threshold",
