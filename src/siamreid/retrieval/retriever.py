@@ -155,7 +155,8 @@ class Retriever:
         Raises:
             IndexFormatError: Embeddings of another width than the gallery's.
             ConfigError: Images without an embedder.
-            ValueError: Lengths differ, ids are not integers, or embeddings are not finite.
+            ValueError: Lengths differ, ids are not integers, embeddings are not finite, or
+                (``metric="cosine"``) a row is all zeros.
 
         Example:
             >>> retriever = Retriever()
@@ -388,7 +389,22 @@ class Retriever:
             )
         if not bool(torch.isfinite(emb).all()):
             raise InputError(f"{name} contain NaN or infinite values; check the embedder's output.")
-        return torch.nn.functional.normalize(emb, dim=1) if self.metric == "cosine" else emb
+        if self.metric != "cosine":
+            return emb
+        _refuse_directionless(emb, name)
+        return torch.nn.functional.normalize(emb, dim=1)
+
+
+def _refuse_directionless(emb: torch.Tensor, name: str) -> None:
+    """Cosine distance needs a direction: an all-zero row would match another at distance 0."""
+    zero = (emb.norm(dim=1) < 1e-12).nonzero().flatten().tolist()  # F.normalize's eps
+    if zero:
+        shown = ", ".join(map(str, zero[:10])) + (", ..." if len(zero) > 10 else "")
+        raise InputError(
+            f"{name} rows [{shown}] ({len(zero)} of {len(emb)}) are all-zero embeddings, which "
+            "have no direction for metric='cosine' (each would match another at distance 0); "
+            "drop them, or check the embedder's output."
+        )
 
 
 def _looks_like_embeddings(items: object) -> bool:
