@@ -150,7 +150,7 @@ class TorchBackend:
 QUERY_BLOCK = 1024
 """Fewest queries per distance tile of :class:`TorchBackend` when the gallery is sliced."""
 
-CANDIDATES_EXTRA = 8
+CANDIDATES_EXTRA = 4
 """The matmul proposes ``k + CANDIDATES_EXTRA`` candidates per query for the exact pass."""
 
 
