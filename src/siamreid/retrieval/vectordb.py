@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from siamreid.errors import VectorStoreError
+from siamreid.errors import InputError, VectorStoreError
 from siamreid.retrieval.index_options import is_index_id, new_index_id
 from siamreid.retrieval.vectordb_errors import is_embedded, not_owned, store_failure
 
@@ -113,7 +113,10 @@ class MilvusBackend:
     def adopt(self, owner: str) -> None:
         """Take the identity of the index the rows belong to (before the first write)."""
         if getattr(self, "_owned", False) or not is_index_id(owner):
-            raise ValueError(f"cannot adopt owner {owner!r} after writing, or not an index id")
+            raise InputError(
+                f"MilvusBackend.adopt({owner!r}): the owner is an index id (32 hex digits), "
+                "taken before the first write."
+            )
         self.owner, self.collection = owner, self.options.collection_for(owner)
 
     @property

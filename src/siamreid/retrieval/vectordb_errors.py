@@ -53,7 +53,8 @@ def _first_line(err: BaseException) -> str:
 def not_owned(uri: str, collection: str, found: object, owner: str) -> str:
     """The refusal of a collection that another index, or no siamreid index, created."""
     whose = (
-        "was not created by siamreid"
+        "was not created by siamreid (it has no siamreid.owner mark; neither have collections "
+        "of siamreid versions before the mark)"
         if found is None
         else f"belongs to another siamreid index ({found}, not this index's {owner})"
     )
