@@ -18,6 +18,7 @@ BUILTIN = {
     "IndexFormatError": ValueError,
     "ExportError": RuntimeError,
     "RunFolderError": FileExistsError,
+    "VectorStoreError": RuntimeError,
 }
 
 

@@ -21,6 +21,7 @@ from siamreid.errors import (
     PretrainedWeightsError,
     RunFolderError,
     SiamreidError,
+    VectorStoreError,
 )
 
 if TYPE_CHECKING:
@@ -135,6 +136,7 @@ __all__ = [
     "TrainerConfig",
     "TransformConfig",
     "TripletDataset",
+    "VectorStoreError",
     "__version__",
     "build_loss",
     "calibrate_threshold",

@@ -20,6 +20,7 @@ __all__ = [
     "PretrainedWeightsError",
     "RunFolderError",
     "SiamreidError",
+    "VectorStoreError",
 ]
 
 
@@ -70,3 +71,8 @@ class ExportError(SiamreidError, RuntimeError):
 
 class RunFolderError(SiamreidError, FileExistsError):
     """A run folder already holds a run (resume or overwrite it), or holds files of no run."""
+
+
+class VectorStoreError(SiamreidError, RuntimeError):
+    """A Milvus store cannot be opened or reached, or holds a collection siamreid does not own
+    (not created by siamreid, or by another index); the message names the URI and collection."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -185,19 +189,70 @@ def test_index_options_round_trip_and_reject_unknown_keys() -> None:
         IndexOptions.from_dict({"probes": 3})
 
 
-def test_torch_slices_a_large_gallery_and_merges_ties_in_row_order() -> None:
+def tie_problem() -> tuple[torch.Tensor, torch.Tensor]:
+    """Every point three times, in three far-apart slices; queries on and off the points."""
     gen = torch.Generator().manual_seed(5)
     base = torch.randn(600, 8, generator=gen)
-    gallery = torch.cat([base, base, base])  # every point three times, in three far-apart slices
     queries = torch.cat([base[:40], torch.randn(30, 8, generator=gen)])
-    # 2**12 distances at a time: at least QUERY_BLOCK queries would not fit, so each tile is
-    # all 70 queries against 58 gallery rows, and the k best of 32 slices are merged
-    sliced = TorchBackend(IndexOptions(max_chunk_elements=2**12))
-    dist, idx = run(sliced, gallery, queries, 7)
-    whole_dist, whole_idx = run(TorchBackend(), gallery, queries, 7)
-    np.testing.assert_array_equal(idx, whole_idx)
-    np.testing.assert_allclose(dist, whole_dist, rtol=1e-6, atol=1e-6)
-    assert idx[:40, :3].tolist() == [[i, i + 600, i + 1200] for i in range(40)]
+    return torch.cat([base, base, base]), queries
+
+
+def assert_ties_in_row_order(budgets: Sequence[int]) -> None:
+    """Each tiling gives the reference's rows (copies in row order) and the same distances."""
+    gallery, queries = tie_problem()
+    sq = ((queries.double()[:, None] - gallery.double()[None]) ** 2).sum(-1)  # copies tie
+    ref_idx = np.argsort(sq.numpy(), axis=1, kind="stable")[:, :7]
+    results = [
+        run(TorchBackend(IndexOptions(max_chunk_elements=b)), gallery, queries, 7) for b in budgets
+    ]
+    for budget, (dist, idx) in zip(budgets, results, strict=True):
+        np.testing.assert_array_equal(idx, ref_idx, err_msg=f"max_chunk_elements={budget}")
+        # per-pair distances: the same row gets the same value whatever its tile
+        np.testing.assert_array_equal(dist, results[0][0], err_msg=f"budget={budget}")
+    assert results[0][1][:40, :3].tolist() == [[i, i + 600, i + 1200] for i in range(40)]
+
+
+# 2**12 distances at a time: at least QUERY_BLOCK queries would not fit, so each tile is all 70
+# queries against 58 gallery rows, and the best of 32 slices are merged; 2**25: one tile
+TILE_BUDGETS = (2**12, 2**10, 3000, 2**14, 2**25)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_torch_slices_a_large_gallery_and_merges_ties_in_row_order(threads: int) -> None:
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        assert_ties_in_row_order(TILE_BUDGETS)
+    finally:
+        torch.set_num_threads(before)
+
+
+# other BLAS kernels, as other x86 CPUs pick them: MKL limited to AVX2 (an AMD EPYC's choice)
+# or SSE4.2 rounds a row differently in different tile columns; OpenBLAS reads its core type
+KERNELS = [
+    {"MKL_ENABLE_INSTRUCTIONS": "AVX2", "OPENBLAS_CORETYPE": "Haswell"},
+    {"MKL_ENABLE_INSTRUCTIONS": "SSE4_2", "MKL_CBWR": "COMPATIBLE"},
+]
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda env: ",".join(env.values()))
+def test_tie_order_holds_on_other_blas_kernels(kernel: dict[str, str]) -> None:
+    script = (
+        "import sys, torch; sys.path.insert(0, sys.argv[1]); "
+        "import test_search_backends as t\n"
+        "for threads in (1, 2):\n"
+        "    torch.set_num_threads(threads); t.assert_ties_in_row_order(t.TILE_BUDGETS)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("MKL_CBWR", "OPENBLAS_CORETYPE")}
+    here = str(Path(__file__).parent)
+    done = subprocess.run(
+        [sys.executable, "-c", script, here],
+        env={**env, **kernel},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 @needs_faiss

@@ -118,7 +118,7 @@ def test_embedded_store_persists_and_is_reused_after_reopen(
     assert first.inserted == len(emb)
     first.close()  # stops the embedded server: the next open reads the files on disk
 
-    reopened = MilvusBackend("flat", store)
+    reopened = MilvusBackend("flat", store, owner=retriever.index_id)
     assert reopened.stored_rows == len(emb)
     reopened.close()
     loaded = Retriever.load(tmp_path / "bundle", options=store)

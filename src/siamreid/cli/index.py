@@ -14,6 +14,7 @@ from siamreid.cli._common import (
     list_images,
     load_model,
 )
+from siamreid.errors import DatasetLayoutError
 
 
 def register(subparsers: Any) -> None:
@@ -60,6 +61,12 @@ def run_build(args: argparse.Namespace) -> int:
 
     root = Path(args.gallery)
     people = identities(list_images(root, "GALLERY", args.on_bad_image), root)
+    if not people.paths:  # before the model loads and before anything is written
+        raise DatasetLayoutError(
+            f"GALLERY {str(root)!r} has no images to index: all {people.skipped} are "
+            "Market-1501 junk ('-1_...' names, which the protocol drops); point GALLERY at "
+            "the folder of the people's images."
+        )
     model = load_model(args.checkpoint, args.device)
     retriever = Retriever(
         model,

@@ -215,6 +215,8 @@ def create_backend(
     backend: BackendName = "torch",
     index: IndexKind = "flat",
     options: IndexOptions | None = None,
+    *,
+    owner: str | None = None,
 ) -> SearchBackend:
     """A search backend by name.
 
@@ -223,6 +225,8 @@ def create_backend(
             ``"milvus"`` (a vector database, embedded or a server: ``options.uri``).
         index: ``"flat"`` (exact), ``"ivf"`` or ``"hnsw"`` (approximate; faiss and milvus).
         options: Tuning knobs; defaults to :class:`IndexOptions()`.
+        owner: milvus: the identity of the index whose rows the collection holds (see
+            :mod:`siamreid.retrieval.vectordb`); ``None``: a fresh one.
 
     Raises:
         ConfigError: Unknown backend or index kind, or an approximate index with torch.
@@ -247,7 +251,7 @@ def create_backend(
     if backend == "milvus":
         from siamreid.retrieval.vectordb import MilvusBackend
 
-        return MilvusBackend(index, options)
+        return MilvusBackend(index, options, owner)
     return FaissBackend(index, options)
 
 

@@ -26,6 +26,7 @@ from siamreid.retrieval.backends import (
 from siamreid.retrieval.bundle_layout import opens_inside
 from siamreid.retrieval.embedders import Embedder, check_embedder, weights_digest
 from siamreid.retrieval.gallery import Gallery, int_vector
+from siamreid.retrieval.index_options import new_index_id, unconfirmed_store
 from siamreid.retrieval.results import SearchResult, gather_result
 from siamreid.retrieval.storage import (
     IndexMeta,
@@ -53,8 +54,14 @@ class Retriever:
         index: ``"flat"`` (exact), ``"ivf"`` or ``"hnsw"`` (approximate, faiss only).
         metric: ``"euclidean"``, or ``"cosine"`` (embeddings are L2-normalised when added and
             searched; distances stay Euclidean between the unit vectors).
-        options: Index tuning (IVF lists and probes, HNSW parameters, torch chunk size).
+        options: Index tuning (IVF lists and probes, HNSW parameters, torch chunk size; the
+            Milvus store's ``uri`` and ``collection``).
         names: Names of the ids (``{7: "alice"}``), saved with the index.
+
+    Attributes:
+        index_id: This index's identity (32 hex digits), saved in its bundle: a Milvus
+            collection is named after it and marked with it, and only an index of the same
+            identity writes to or searches that collection.
 
     Example:
         >>> retriever = Retriever()
@@ -85,7 +92,10 @@ class Retriever:
         self.index_kind: IndexKind = index
         self.metric: Metric = metric
         self.options = options or IndexOptions()
-        self._backend: SearchBackend = create_backend(backend, index, self.options)
+        self.index_id = new_index_id()
+        self._backend: SearchBackend = create_backend(
+            backend, index, self.options, owner=self.index_id
+        )
         self._gallery = Gallery(None if embedder is None else embedder.embedding_dim)
         self._embedder_name = None if embedder is None else embedder.backbone_name
         # the digest of the model the stored embeddings came from, when it is not the embedder
@@ -147,7 +157,8 @@ class Retriever:
         Raises:
             IndexFormatError: Embeddings of another width than the gallery's.
             ConfigError: Images without an embedder.
-            ValueError: Lengths differ, ids are not integers, or embeddings are not finite.
+            ValueError: Lengths differ, ids are not integers, embeddings are not finite, or
+                (``metric="cosine"``) a row is all zeros.
 
         Example:
             >>> retriever = Retriever()
@@ -269,6 +280,7 @@ class Retriever:
             index=self.index_kind,
             options=self.options.to_dict(),
             embedder_digest=digest,
+            index_id=self.index_id,
         )
         saver = getattr(self._embedder, "save_pretrained", None)
         return write_index(
@@ -300,7 +312,9 @@ class Retriever:
                 name, width and weights digest).
             backend: Override the saved backend (e.g. ``"torch"`` where faiss is missing).
             index: Override the saved index kind.
-            options: Override the saved index options.
+            options: Override the saved index options. A Milvus bundle's saved ``uri`` is only
+                a hint: without ``options`` naming it, the index is searched in a temporary
+                embedded store (with a warning), never in the store the file names.
             load_model: Without ``embedder``: loads the bundle's model copy from its folder
                 (``siamreid.models.load_pretrained``) and uses it as the embedder.
             allow_other_model: Accept an embedder whose weights differ from the index's model
@@ -323,12 +337,13 @@ class Retriever:
         meta = stored.meta
         embedder = embedder if embedder is not None else stored.model
         check_embedder(embedder, meta, Path(directory), allow_other_model)
+        chosen: str = backend or meta.backend
         retriever = cls(
             embedder,
-            backend=backend or meta.backend,  # type: ignore[arg-type]
+            backend=chosen,  # type: ignore[arg-type]
             index=index or meta.index,  # type: ignore[arg-type]
             metric=meta.metric,  # type: ignore[arg-type]
-            options=options or IndexOptions.from_dict(meta.options),
+            options=options or unconfirmed_store(meta.options, chosen, Path(directory)),
             names=stored.names,
         )
         retriever._adopt(stored)
@@ -347,6 +362,11 @@ class Retriever:
         self._gallery = gallery
         self._embedder_name = stored.meta.embedder or self._embedder_name
         self._embedder_digest = stored.meta.embedder_digest
+        if stored.meta.index_id is not None:  # the same index: its own Milvus collection
+            self.index_id = stored.meta.index_id
+            adopt = getattr(self._backend, "adopt", None)
+            if adopt is not None:
+                adopt(self.index_id)
 
     def _sync(self) -> None:
         if self._indexed != len(self):
@@ -382,7 +402,22 @@ class Retriever:
             )
         if not bool(torch.isfinite(emb).all()):
             raise InputError(f"{name} contain NaN or infinite values; check the embedder's output.")
-        return torch.nn.functional.normalize(emb, dim=1) if self.metric == "cosine" else emb
+        if self.metric != "cosine":
+            return emb
+        _refuse_directionless(emb, name)
+        return torch.nn.functional.normalize(emb, dim=1)
+
+
+def _refuse_directionless(emb: torch.Tensor, name: str) -> None:
+    """Cosine distance needs a direction: an all-zero row would match another at distance 0."""
+    zero = (emb.norm(dim=1) < 1e-12).nonzero().flatten().tolist()  # F.normalize's eps
+    if zero:
+        shown = ", ".join(map(str, zero[:10])) + (", ..." if len(zero) > 10 else "")
+        raise InputError(
+            f"{name} rows [{shown}] ({len(zero)} of {len(emb)}) are all-zero embeddings, which "
+            "have no direction for metric='cosine' (each would match another at distance 0); "
+            "drop them, or check the embedder's output."
+        )
 
 
 def _looks_like_embeddings(items: object) -> bool:

@@ -79,6 +79,7 @@ from siamreid.retrieval.bundle_layout import (
     stored_path,
 )
 from siamreid.retrieval.gallery import Gallery
+from siamreid.retrieval.index_options import is_index_id
 from siamreid.typing import METRICS
 
 __all__ = [
@@ -111,6 +112,7 @@ class IndexMeta:
     index: str
     options: dict[str, Any] = field(default_factory=dict)
     embedder_digest: str | None = None
+    index_id: str | None = None  # the index's identity (its Milvus collection's owner mark)
 
 
 @dataclass(frozen=True)
@@ -263,7 +265,10 @@ def _read_once(directory: Path, load_model: ModelLoader | None) -> StoredIndex:
         index=check.choice("index", INDEX_KINDS),
         options=check.options(),
         embedder_digest=check.optional_str("embedder_digest"),
+        index_id=check.optional_str("index_id"),
     )
+    if meta.index_id is not None and not is_index_id(meta.index_id):
+        raise check.fail("index_id", "32 hex digits")
     gallery = Gallery(dim)
     tensors = read_tensors(folder, check, count, dim or 0)
     paths = None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from siamreid.retrieval.index_options import IndexOptions
 
-__all__ = ["QUERY_BLOCK", "TorchBackend"]
+__all__ = ["QUERY_BLOCK", "TorchBackend", "pair_distances"]
 
 
 class TorchBackend:
@@ -33,13 +35,21 @@ class TorchBackend:
     def search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact ``k`` nearest rows, ordered by (distance, row).
 
-        Distances are computed tile by tile (at most ``max_chunk_elements`` at once). A tile
-        takes the whole gallery when that leaves room for many queries; for large galleries it
-        takes at least :data:`QUERY_BLOCK` queries against a slice of the gallery, so that
-        each matmul is large enough to run near the machine's matmul speed, and the ``k`` best
-        of each slice are merged. Every tile is written into one buffer: a fresh 128 MiB
+        Candidates are found tile by tile (at most ``max_chunk_elements`` distances at once).
+        A tile takes the whole gallery when that leaves room for many queries; for large
+        galleries it takes at least :data:`QUERY_BLOCK` queries against a slice of the gallery,
+        so that each matmul is large enough to run near the machine's matmul speed, and the
+        best of each slice are merged. Every tile is written into one buffer: a fresh 128 MiB
         tensor per tile costs the kernel a page fault per 4 KiB, a quarter of the matmul's
         time (see ``docs/benchmarks.md``).
+
+        A matmul's rounding depends on where a row sits in the tile and on the CPU's BLAS
+        kernel, so two identical rows may get distances an ulp apart, and the tie rule would
+        hold on one machine only. The matmul therefore only proposes candidates (more than
+        ``k``); their distances are computed again pair by pair (:func:`pair_distances`, a
+        function of the two vectors alone), and a query whose candidates might miss a row
+        within the matmul's error bound of the ``k``-th distance is searched again over every
+        row in that bound.
         """
         n, budget = len(self._gallery), self.options.max_chunk_elements
         q_block = min(len(queries), max(1, budget // max(1, n)))
@@ -47,21 +57,83 @@ class TorchBackend:
             q_block = min(len(queries), QUERY_BLOCK, budget)
         g_block = max(1, budget // max(1, q_block))
         buffer = torch.empty(min(q_block, len(queries)) * min(g_block, n))
+        wanted = min(n, k + CANDIDATES_EXTRA)  # candidates per query
         dist_parts: list[torch.Tensor] = []
         index_parts: list[torch.Tensor] = []
         for chunk in torch.split(queries, q_block):
             best: tuple[torch.Tensor, torch.Tensor] | None = None
             for start in range(0, n, g_block):
                 partial = self._partial_distances(chunk, start, start + g_block, buffer)
-                values, indices = _smallest_k(partial, min(k, partial.shape[1]))
-                best = _merge(best, values, indices.add_(start), k)
+                values, indices = _smallest_k(partial, min(wanted, partial.shape[1]))
+                best = _merge(best, values, indices.add_(start), wanted)
             assert best is not None  # n >= k >= 1
-            # the query's own norm ranks nothing, so it is added to the k kept values only;
-            # rounding can push a zero distance slightly negative
-            sq_dist = best[0].add_(chunk.pow(2).sum(dim=1, keepdim=True)).clamp_(min=0.0)
-            dist_parts.append(sq_dist.sqrt())
-            index_parts.append(best[1])
+            dist, rows = self._exact_k(chunk, best[0], best[1], k, g_block, buffer)
+            dist_parts.append(dist)
+            index_parts.append(rows)
         return torch.cat(dist_parts), torch.cat(index_parts)
+
+    def _exact_k(
+        self,
+        queries: torch.Tensor,
+        approx: torch.Tensor,
+        rows: torch.Tensor,
+        k: int,
+        g_block: int,
+        buffer: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``k`` best candidates by exact (distance, row); queries whose candidates may
+        miss a row (ties or near-ties past the last candidate) are rescanned."""
+        dist = pair_distances(queries[:, None, :], self._gallery[rows])
+        dist, rows = _order_by_distance_then_row(dist, rows)
+        dist, rows = dist[:, :k].contiguous(), rows[:, :k].contiguous()
+        if approx.shape[1] == len(self._gallery):
+            return dist, rows  # every row was a candidate
+        q_sq = queries.double().pow(2).sum(dim=1)
+        slack = self._error_bound(q_sq)
+        # every row left out has a matmul value >= the last candidate's, so its squared
+        # distance is at least that plus |q|^2 less the matmul's error
+        floor = (approx[:, -1].double() + q_sq - slack).clamp(min=0.0).sqrt().float()
+        unsure = (floor <= dist[:, -1]).nonzero().flatten()
+        if len(unsure):
+            ceiling = dist[unsure, -1].double().pow(2) - q_sq[unsure] + slack[unsure]
+            found = self._rescan(queries[unsure], ceiling, rows[unsure], k, g_block, buffer)
+            dist[unsure], rows[unsure] = found
+        return dist, rows
+
+    def _error_bound(self, q_sq: torch.Tensor) -> torch.Tensor:
+        """A bound (four times the textbook one) on the float32 rounding of ``|g|^2 - 2 q.g``
+        and of :func:`pair_distances`, for any row: ``(D + 2) u (|q| + max |g|)^2``."""
+        dim = self._gallery.shape[1]
+        g_norm = float(self._sq_norms.max()) ** 0.5 if len(self._sq_norms) else 0.0
+        unit = float(torch.finfo(torch.float32).eps) / 2
+        return 4.0 * (dim + 2) * unit * (q_sq.sqrt() + g_norm).pow(2) + 1e-30
+
+    def _rescan(
+        self,
+        queries: torch.Tensor,
+        ceiling: torch.Tensor,
+        known: torch.Tensor,
+        k: int,
+        g_block: int,
+        buffer: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every row whose matmul value is within ``ceiling``, ranked exactly."""
+        n = len(self._gallery)
+        limit = torch.nextafter(ceiling.float(), torch.tensor(math.inf))[:, None]
+        keys = [torch.arange(len(queries))[:, None] * n + known]
+        for start in range(0, n, g_block):
+            partial = self._partial_distances(queries, start, start + g_block, buffer)
+            hit = (partial <= limit).nonzero()
+            keys.append(hit[:, 0] * n + hit[:, 1] + start)
+        key = torch.unique(torch.cat([part.flatten() for part in keys]))  # by (query, row)
+        query, row = key // n, key % n
+        dist = pair_distances(queries[query], self._gallery[row])
+        order = dist.argsort(stable=True)
+        order = order[query[order].argsort(stable=True)]  # by (query, distance, row)
+        counts = torch.bincount(query, minlength=len(queries))
+        first = torch.cumsum(counts, 0) - counts
+        take = order[(first[:, None] + torch.arange(k)).flatten()].view(len(queries), k)
+        return dist[take], row[take]
 
     def _partial_distances(
         self, queries: torch.Tensor, start: int, end: int, buffer: torch.Tensor
@@ -77,6 +149,33 @@ class TorchBackend:
 
 QUERY_BLOCK = 1024
 """Fewest queries per distance tile of :class:`TorchBackend` when the gallery is sliced."""
+
+CANDIDATES_EXTRA = 4
+"""The matmul proposes ``k + CANDIDATES_EXTRA`` candidates per query for the exact pass."""
+
+
+def pair_distances(queries: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Euclidean distances between broadcast ``[..., D]`` vectors, each a function of its pair
+    alone: squares summed in a fixed pairwise order by element-wise adds (no BLAS, and no
+    reduction kernel whose order could depend on the row's position, the thread count or
+    the CPU)."""
+    terms = (queries - rows).pow_(2)
+    while terms.shape[-1] > 1:
+        half = terms.shape[-1] // 2
+        summed = terms[..., :half] + terms[..., half : 2 * half]
+        if terms.shape[-1] % 2:
+            summed[..., :1] += terms[..., -1:]
+        terms = summed
+    return terms[..., 0].sqrt_()
+
+
+def _order_by_distance_then_row(
+    dist: torch.Tensor, rows: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    order = rows.argsort(dim=1)
+    dist, rows = dist.gather(1, order), rows.gather(1, order)
+    dist, order = dist.sort(dim=1, stable=True)
+    return dist, rows.gather(1, order)
 
 
 def _merge(

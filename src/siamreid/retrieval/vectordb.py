@@ -11,12 +11,20 @@ copies rows into the collection (appending, or rebuilding it after a removal), a
 recomputed from the gallery's embeddings for the rows the database returns, so they equal the
 torch backend's whatever metric convention the server uses.
 
+A collection siamreid creates carries the index's identity (the ``siamreid.owner`` property,
+the :attr:`~siamreid.retrieval.Retriever.index_id` saved in its bundle), and is named after it
+unless :attr:`~siamreid.retrieval.IndexOptions.collection` names it. siamreid writes to, drops
+and searches only such a collection of the same index: a user's own collection, or another
+index's, is refused with :class:`~siamreid.errors.VectorStoreError`, as are a store that cannot
+be opened (locked by another process, a missing folder, a server that does not answer).
+
 pymilvus is an optional dependency (``pip install siamreid[milvus]``), imported only when the
 backend is created.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import math
@@ -24,11 +32,15 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+
+from siamreid.errors import InputError, VectorStoreError
+from siamreid.retrieval.index_options import is_index_id, new_index_id
+from siamreid.retrieval.vectordb_errors import is_embedded, not_owned, store_failure
 
 if TYPE_CHECKING:
     from siamreid.retrieval.backends import IndexKind, IndexOptions
@@ -40,6 +52,7 @@ INSERT_BATCH = 4096  # rows per insert request (8 MiB of 512-d float32)
 SEARCH_BATCH = 1024  # queries per search request
 FLAT_SEARCH_ELEMENTS = 2**26  # most query-row-dimension differences one FLAT request asks for
 FINGERPRINT_KEY = "siamreid.rows"  # collection property: count and digest of the stored rows
+OWNER_KEY = "siamreid.owner"  # collection property: the id of the index that created it
 _MILVUS_INDEX = {"flat": "FLAT", "ivf": "IVF_FLAT", "hnsw": "HNSW"}
 
 
@@ -53,48 +66,73 @@ class MilvusBackend:
             temporary folder, removed when the backend is; a path ending in ``.db``: an
             embedded store kept on disk; ``http://host:port``: a Milvus server, with its
             token, if any, in the ``MILVUS_TOKEN`` environment variable) and ``collection``.
+        owner: The identity of the index the rows belong to (``None``: a fresh one); the
+            collection is marked with it, and named after it unless ``options`` name it.
 
     Raises:
         ImportError: pymilvus (or milvus-lite, for a ``.db`` URI) is not installed; the
             message names the extra to install.
+        VectorStoreError: The store cannot be opened (here or at the first write or search).
 
     Example:
         >>> backend = MilvusBackend("flat", IndexOptions(uri="gallery.db"))  # doctest: +SKIP
     """
 
-    def __init__(self, index: IndexKind = "flat", options: IndexOptions | None = None) -> None:
+    def __init__(
+        self,
+        index: IndexKind = "flat",
+        options: IndexOptions | None = None,
+        owner: str | None = None,
+    ) -> None:
         from siamreid.retrieval.backends import IndexOptions
 
         self.index_kind: IndexKind = index
         self.options = options or IndexOptions()
         uri = self.options.uri
-        pymilvus = import_pymilvus(embedded=uri is None or uri.endswith(".db"))
+        pymilvus = import_pymilvus(embedded=uri is None or is_embedded(uri))
         if uri is None:
             folder = tempfile.mkdtemp(prefix="siamreid-milvus-")
             self._cleanup = weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
             uri = os.path.join(folder, "gallery.db")
         self.uri = uri
-        self.collection = self.options.collection
-        token = os.environ.get("MILVUS_TOKEN", "")  # a secret: never in IndexOptions
-        self._client: Any = pymilvus.MilvusClient(uri, token=token)
+        self.owner = ""
+        self.collection = ""
+        self.adopt(owner or new_index_id())
         self._pymilvus = pymilvus
+        token = os.environ.get("MILVUS_TOKEN", "")  # a secret: never in IndexOptions
+        with self._store_errors():
+            self._client: Any = pymilvus.MilvusClient(
+                uri, token=token, timeout=self.options.timeout
+            )
         self._gallery = torch.empty(0, 0)
         self._rows = 0  # gallery rows held by the collection
         self._digest = _RowsDigest()  # of those rows
         self.inserted = 0  # rows written by this backend (a reused collection writes none)
+        self._owned = False  # the collection is checked to be this index's
+
+    def adopt(self, owner: str) -> None:
+        """Take the identity of the index the rows belong to (before the first write)."""
+        if getattr(self, "_owned", False) or not is_index_id(owner):
+            raise InputError(
+                f"MilvusBackend.adopt({owner!r}): the owner is an index id (32 hex digits), "
+                "taken before the first write."
+            )
+        self.owner, self.collection = owner, self.options.collection_for(owner)
 
     @property
     def stored_rows(self) -> int:
         """Rows the collection holds in the database (0 when it does not exist)."""
-        if not self._client.has_collection(self.collection):
-            return 0
-        stats = self._client.get_collection_stats(self.collection)
+        with self._store_errors():
+            if not self._client.has_collection(self.collection):
+                return 0
+            stats = self._client.get_collection_stats(self.collection)
         return int(stats.get("row_count", 0))
 
     def close(self) -> None:
         """Close the client and, for an embedded store, stop its in-process server (the data
         stays on disk: a backend opened later on the same ``uri`` finds it)."""
-        self._client.close()
+        with self._store_errors():
+            self._client.close()
         if self.uri.endswith(".db"):
             server_manager = importlib.import_module("milvus_lite.server_manager")
             server_manager.server_manager_instance.release_server(self.uri)
@@ -102,7 +140,8 @@ class MilvusBackend:
     def sync(self, embeddings: torch.Tensor, start: int) -> None:
         """Store rows without ids, cameras or paths (ids are the rows); see :meth:`sync_rows`."""
         n = len(embeddings)
-        self._write(embeddings, torch.arange(n), None, None, start)
+        with self._store_errors():
+            self._write(embeddings, torch.arange(n), None, None, start)
 
     def sync_rows(self, gallery: Gallery, start: int) -> None:
         """Make the collection hold exactly the gallery's rows, with ids, cameras and paths.
@@ -111,7 +150,8 @@ class MilvusBackend:
         the collection already holds exactly these rows (a store reopened with the gallery
         it was built from), which is then reused as it is.
         """
-        self._write(gallery.embeddings, gallery.ids, gallery.camids, gallery.paths, start)
+        with self._store_errors():
+            self._write(gallery.embeddings, gallery.ids, gallery.camids, gallery.paths, start)
 
     def search(
         self, queries: torch.Tensor, k: int, camids: Sequence[int] | None = None
@@ -126,11 +166,26 @@ class MilvusBackend:
         Rows are ordered by (distance, row); slots the database could not fill hold row ``-1``
         and distance ``inf``.
         """
+        with self._store_errors():
+            if not self._owned:  # never trust rows of a collection this index did not write
+                self._check_owner()
+            rows = self._search_rows(queries, k, camids)
+        if bool((rows >= len(self._gallery)).any()):
+            raise VectorStoreError(
+                f"Milvus collection {self.collection!r} at {self.uri!r} holds rows this index "
+                "does not have: another process wrote to it. Search again after its save "
+                "(Retriever.load), or give each writer its own collection."
+            )
+        return self._exact_order(queries, rows)
+
+    def _search_rows(
+        self, queries: torch.Tensor, k: int, camids: Sequence[int] | None
+    ) -> torch.Tensor:
         expr = "" if camids is None else f"camid in {[int(c) for c in camids]}"
         params = self._search_params()
         rows = torch.full((len(queries), k), -1, dtype=torch.int64)
         per_request = SEARCH_BATCH
-        if self.uri.endswith(".db"):  # milvus-lite's brute force (FLAT, and rows not yet
+        if is_embedded(self.uri):  # milvus-lite's brute force (FLAT, and rows not yet
             # indexed) holds a [queries, rows, dim] array: bound it
             per_request = max(
                 1, min(SEARCH_BATCH, FLAT_SEARCH_ELEMENTS // max(1, self._gallery.numel()))
@@ -148,7 +203,7 @@ class MilvusBackend:
             for i, hits in enumerate(answers):
                 found = [int(hit.id) for hit in hits][:k]
                 rows[start + i, : len(found)] = torch.tensor(found, dtype=torch.int64)
-        return self._exact_order(queries, rows)
+        return rows
 
     def _exact_order(
         self, queries: torch.Tensor, rows: torch.Tensor
@@ -177,6 +232,7 @@ class MilvusBackend:
         if start == 0 or start != self._rows:
             self._digest = _RowsDigest()
             self._digest.update(embeddings, ids, camids, paths)
+            self._check_owner()  # before trusting, dropping or writing to the collection
             if n and self._stored_fingerprint() == self._digest.fingerprint(n):
                 self._client.load_collection(self.collection)  # reopened stores start released
                 self._rows = n  # the store already holds these rows: reuse it
@@ -232,8 +288,38 @@ class MilvusBackend:
             params = {"M": opts.hnsw_m, "efConstruction": opts.ef_construction}
         index.add_index("vector", index_type=kind, metric_type="L2", params=params)
         self._client.create_collection(
-            self.collection, schema=schema, index_params=index, consistency_level="Strong"
+            self.collection,
+            schema=schema,
+            index_params=index,
+            consistency_level="Strong",
+            properties={OWNER_KEY: self.owner},
         )
+        self._owned = True
+
+    def _check_owner(self) -> None:
+        """Refuse a collection that exists but was not created for this index."""
+        if not self._client.has_collection(self.collection):
+            return
+        properties = self._client.describe_collection(self.collection).get("properties", {})
+        found = properties.get(OWNER_KEY)
+        if found == self.owner:
+            self._owned = True
+            return
+        raise VectorStoreError(not_owned(self.uri, self.collection, found, self.owner))
+
+    @contextlib.contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """pymilvus and milvus-lite failures as one :class:`VectorStoreError` line."""
+        failures: tuple[type[BaseException], ...] = (self._pymilvus.MilvusException,)
+        lite = importlib.import_module("milvus_lite.exceptions") if is_embedded(self.uri) else None
+        if lite is not None:
+            failures += (lite.MilvusLiteError,)
+        try:
+            yield
+        except failures as err:
+            raise VectorStoreError(
+                store_failure(self.uri, self.collection, err, self.options.timeout)
+            ) from err
 
     def _search_params(self) -> dict[str, Any]:
         from siamreid.retrieval.backends import default_nprobe
