@@ -77,7 +77,12 @@ class Trainer:
         self.dist = dist or DistContext.from_env()
         runtime = self.config.runtime
         self.device = self.dist.device if self.dist.active else select_device(runtime.device)
-        self.loss_fn: CompositeLoss = build_loss(self.config.losses)
+        self.loss_fn: CompositeLoss = build_loss(
+            self.config.losses,
+            num_classes=model.config.num_classes,
+            embedding_dim=model.config.embedding_dim,
+            seed=self.config.seed,
+        ).to(self.device)
         self.history = History()
         self.num_workers = (
             default_num_workers(self.device) if runtime.num_workers is None else runtime.num_workers
@@ -92,7 +97,9 @@ class Trainer:
         if runtime.compile:
             self.net = torch.compile(self.net)  # type: ignore[assignment]
         optim = self.config.optim
-        self.optimizer = build_optimizer(self.model, optim)
+        # ArcFace/CosFace class weights are trained with the model (after its parameters, so
+        # the optimizer's layout is unchanged for losses without parameters).
+        self.optimizer = build_optimizer(nn.ModuleList([self.model, self.loss_fn]), optim)
         self.scheduler = build_scheduler(
             self.optimizer, self.config.schedule, lr=optim.lr, epochs=self.config.epochs
         )
@@ -181,11 +188,14 @@ class Trainer:
         if not train:
             raise ConfigError("Trainer.fit got an empty training set; pass splits.train.")
         num_pids = len({s.pid for s in train})
-        if self.loss_fn.needs_logits and self.model.config.num_classes < num_pids:
+        if self.loss_fn.needs_classes and self.model.config.num_classes < num_pids:
+            kinds = ", ".join(
+                sorted({repr(t.kind) for t in self.loss_fn.configs if t.needs_classes})
+            )
             raise ConfigError(
-                f"The 'id' loss needs a classifier over the {num_pids} training identities, but "
+                f"The {kinds} loss terms need one class per training identity ({num_pids}), but "
                 f"the model has num_classes={self.model.config.num_classes}. Build it with "
-                f"SiameseEmbedder(..., num_classes={num_pids}) or drop the 'id' loss term."
+                f"SiameseEmbedder(..., num_classes={num_pids}) or drop those loss terms."
             )
         if self.config.sampling.kind == "pk" and num_pids < 2:
             raise ConfigError("PK batches need at least 2 training identities.")
@@ -278,10 +288,15 @@ class Trainer:
             return None, {}, 0
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+        if self.dist.active:  # outside DDP, every process saw the whole (scaled) batch
+            for param in self.loss_fn.parameters():
+                if param.grad is not None:
+                    param.grad.div_(self.dist.world_size)
         grad_clip = self.config.optim.grad_clip
         if grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), grad_clip)
+            params = [*self.model.parameters(), *self.loss_fn.parameters()]
+            nn.utils.clip_grad_norm_(params, grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         values = {name: float(v.detach()) for name, v in terms.items()}
@@ -345,7 +360,7 @@ class Trainer:
     def _save(self, epoch: int, step: int) -> None:
         if self.out_dir is None or not self.dist.is_main:
             return
-        state = TrainState(self.optimizer, self.scheduler, self.scaler, self.history)
+        state = TrainState(self.optimizer, self.scheduler, self.scaler, self.history, self.loss_fn)
         save_state(
             self.out_dir,
             self.model,
@@ -359,7 +374,7 @@ class Trainer:
     def _maybe_resume(self) -> tuple[int, int]:
         if not self.config.output.resume or self.out_dir is None:
             return 0, 0
-        state = TrainState(self.optimizer, self.scheduler, self.scaler, self.history)
+        state = TrainState(self.optimizer, self.scheduler, self.scaler, self.history, self.loss_fn)
         resumed = resume_state(self.out_dir, self.model, state)
         if resumed is None:
             return 0, 0
