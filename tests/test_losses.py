@@ -283,3 +283,13 @@ def test_kinds_without_a_margin_record_none() -> None:
     assert LossTermConfig("id", margin=0.3) == LossTermConfig("id")
     assert LossTermConfig("id").margin is None
     assert LossTermConfig("center").scale is None
+
+
+def test_too_few_classes_for_the_training_identities_is_refused() -> None:
+    loss_fn = build_loss(
+        [LossTermConfig("triplet"), LossTermConfig("cosface")], num_classes=3, embedding_dim=4
+    )
+    loss_fn.check_classes(num_classes=3, num_pids=3)
+    with pytest.raises(ConfigError, match=r"\['cosface'\].*num_classes=5"):
+        loss_fn.check_classes(num_classes=3, num_pids=5)
+    build_loss([LossTermConfig("circle")]).check_classes(num_classes=0, num_pids=5)

@@ -325,6 +325,20 @@ class CompositeLoss(nn.Module):
         """Whether a term has one weight, centre or logit per training identity."""
         return any(t.needs_classes for t in self.configs)
 
+    def check_classes(self, num_classes: int, num_pids: int) -> None:
+        """Refuse a model with fewer classes than the training identities the terms need.
+
+        Raises:
+            ConfigError: A term has one class per identity and ``num_classes < num_pids``.
+        """
+        kinds = sorted({t.kind for t in self.configs if t.needs_classes})
+        if kinds and num_classes < num_pids:
+            raise ConfigError(
+                f"The loss terms {kinds} need one class per training identity ({num_pids}), but "
+                f"the model has num_classes={num_classes}. Build it with "
+                f"SiameseEmbedder(..., num_classes={num_pids}) or drop those loss terms."
+            )
+
     @property
     def metric_terms(self) -> tuple[LossTermConfig, ...]:
         """The terms that can score identities never seen in training (metric losses, not the

@@ -97,8 +97,7 @@ class Trainer:
         if runtime.compile:
             self.net = torch.compile(self.net)  # type: ignore[assignment]
         optim = self.config.optim
-        # ArcFace/CosFace class weights are trained with the model (after its parameters, so
-        # the optimizer's layout is unchanged for losses without parameters).
+        # The loss's own class weights (ArcFace/CosFace) after the model's: same layout without.
         self.optimizer = build_optimizer(nn.ModuleList([self.model, self.loss_fn]), optim)
         self.scheduler = build_scheduler(
             self.optimizer, self.config.schedule, lr=optim.lr, epochs=self.config.epochs
@@ -188,15 +187,7 @@ class Trainer:
         if not train:
             raise ConfigError("Trainer.fit got an empty training set; pass splits.train.")
         num_pids = len({s.pid for s in train})
-        if self.loss_fn.needs_classes and self.model.config.num_classes < num_pids:
-            kinds = ", ".join(
-                sorted({repr(t.kind) for t in self.loss_fn.configs if t.needs_classes})
-            )
-            raise ConfigError(
-                f"The {kinds} loss terms need one class per training identity ({num_pids}), but "
-                f"the model has num_classes={self.model.config.num_classes}. Build it with "
-                f"SiameseEmbedder(..., num_classes={num_pids}) or drop those loss terms."
-            )
+        self.loss_fn.check_classes(self.model.config.num_classes, num_pids)
         if self.config.sampling.kind == "pk" and num_pids < 2:
             raise ConfigError("PK batches need at least 2 training identities.")
 
@@ -288,10 +279,7 @@ class Trainer:
             return None, {}, 0
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
-        if self.dist.active:  # outside DDP, every process saw the whole (scaled) batch
-            for param in self.loss_fn.parameters():
-                if param.grad is not None:
-                    param.grad.div_(self.dist.world_size)
+        self.dist.unscale_replicated_grads(self.loss_fn.parameters())
         grad_clip = self.config.optim.grad_clip
         if grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
