@@ -62,13 +62,15 @@ def render(report: dict[str, Any], machine: str) -> str:
 
 
 def machine_line() -> str:
-    """Cores, CPU model, Python and torch versions and today's date."""
+    """Cores, CPU model, the load the demo shared them with, versions and today's date."""
     import torch
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = os.getloadavg()[1] if hasattr(os, "getloadavg") else float("nan")
     return (
-        f"{cores} CPU cores ({_cpu_model()}), Python {platform.python_version()}, "
-        f"torch {torch.__version__}, {dt.date.today().isoformat()}"
+        f"{cores} CPU cores ({_cpu_model()}; 5-minute load {load:.1f} as the run ended), "
+        f"Python {platform.python_version()}, torch {torch.__version__}, "
+        f"{dt.date.today().isoformat()}"
     )
 
 
