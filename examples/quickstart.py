@@ -6,12 +6,11 @@ Market-1501 metrics before and after training, and a gallery search for one quer
 
     python examples/quickstart.py --out runs/quickstart
 
-Takes a few minutes on 2 CPU cores (50 + 50 synthetic people, 6 epochs at 128x64): 342 s when
-measured on a shared 2-core machine that another job kept busy, where Rank-1 rose from 1.5% to
-10.1% and mAP from 2.6% to 11.9% (measured before the model's initialisation was seeded; with
-``seed=0`` every run now gives the same numbers). ``--smoke`` uses the sizes of the
-documentation's quickstart instead (16 + 16 people, two epochs of five steps): 20 s measured,
-with metrics near chance. A test runs it that way.
+Takes a few minutes on 2 CPU cores (50 + 50 synthetic people, 6 epochs at 128x64) and prints
+Rank-1 and mAP before and after training; with ``seed=0`` every run on one machine prints the
+same numbers (another machine comes close, not equal). ``--smoke`` uses the sizes of the
+documentation's quickstart instead (16 + 16 people, two epochs of five steps, well under a
+minute), with metrics near chance. A test runs it that way.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ BNNeck, random erasing, Adam with warm-up) trained and evaluated on the real dat
 
     python examples/reproduce_market1501.py --root /data/Market-1501-v15.09.15 --out runs/bot
 
-Takes about 2-3 hours on one modern GPU (120 epochs); on a CPU it is not practical. Download
-Market-1501 yourself (the dataset's licence forbids redistribution) and unpack it under --root.
+Takes hours on one GPU (120 epochs; not measured by this project yet); on a CPU it is not
+practical. Download Market-1501 yourself (the dataset's licence forbids redistribution) and
+unpack it under --root.
 Offline, pass ``--weights efficientnet_b0.safetensors`` (an ImageNet checkpoint) or
 ``--no-pretrained``.
 

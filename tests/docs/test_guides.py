@@ -162,12 +162,24 @@ def test_cross_domain_guide(run_page: Callable[[str], dict[str, Any]]) -> None:
 
 
 def test_triplet_formulations_guide(run_page: Callable[[str], dict[str, Any]]) -> None:
+    import yaml
+
+    from siamreid.training.recipe import recipe_from_dict
+
     ns = run_page("guides/triplet-formulations.md")
     assert ns["siamese"].sampling.kind == "triplet"
     assert ns["strong_baseline"].sampling.p == 16
     losses = ns["strong_baseline"].losses
     assert [t.kind for t in losses] == ["triplet", "id"]
     assert losses[0].miner == "batch_hard"
+    margins = ns["margins"].losses
+    assert [(t.kind, t.margin, t.scale) for t in margins] == [
+        ("circle", 0.25, 128.0),
+        ("arcface", 0.5, 32.0),
+    ]
+    (yaml_block,) = blocks("guides/triplet-formulations.md", "yaml")
+    recipe = recipe_from_dict({"trainer": yaml.safe_load(yaml_block.code)})
+    assert [(t.kind, t.weight) for t in recipe.trainer.losses][-1] == ("center", 0.0005)
 
 
 def test_backbones_guide(run_page: Callable[[str], dict[str, Any]]) -> None:

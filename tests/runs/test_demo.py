@@ -58,18 +58,22 @@ BEFORE_THE_FILE: dict[str, Any] = {
                 "weight": 1.0,
                 "name": None,
                 "margin": 0.3,
+                "scale": None,
                 "miner": "batch_hard",
                 "distance": "normalized_euclidean",
                 "label_smoothing": 0.1,
+                "center_lr": 0.5,
             },
             {
                 "kind": "id",
                 "weight": 1.0,
                 "name": None,
-                "margin": 0.3,
+                "margin": None,  # the id term has no margin (it carried the triplet's 0.3)
+                "scale": None,
                 "miner": "batch_hard",
                 "distance": "euclidean",
                 "label_smoothing": 0.1,
+                "center_lr": 0.5,
             },
         ],
         "augment": {

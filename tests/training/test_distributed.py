@@ -13,6 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from siamreid.losses import LossTermConfig, build_loss
 from siamreid.models import SiameseEmbedder
 from siamreid.training.checkpoint import find_latest
 
@@ -42,7 +43,12 @@ _SCRIPT = textwrap.dedent(
         model.forward_train = lambda images: forward_train(images.double())
     # SGD, not Adam: Adam rescales near-zero gradients, which turns float rounding noise
     # between the two runs into lr-sized weight differences.
+    losses = {}
+    if "--arcface" in sys.argv:  # the loss's own class weights live outside DDP
+        from siamreid.losses import LossTermConfig
+        losses = {"losses": (LossTermConfig("triplet"), LossTermConfig("arcface"))}
     cfg = TrainerConfig(
+        **losses,
         epochs=2,
         sampling=SamplingConfig(p=4, k=2),
         optim=OptimConfig(kind="sgd", lr=0.05),
@@ -103,6 +109,30 @@ def test_two_gloo_processes_match_one(synthetic_root: Path, tmp_path: Path) -> N
         float((one[k] - initial[k]).abs().max()) for k in one if one[k].is_floating_point()
     )
     assert change > 1e-3  # both runs really trained
+
+
+@pytest.mark.slow
+def test_loss_weights_outside_ddp_train_as_in_one_process(
+    synthetic_root: Path, tmp_path: Path
+) -> None:
+    """Every process computes ArcFace's whole gradient on the gathered batch; without undoing
+    the world-size scaling of the loss, two processes would step its weights twice as far."""
+    single, double = tmp_path / "single", tmp_path / "double"
+    _train(tmp_path, synthetic_root, single, 1, "--float64", "--arcface")
+    _train(tmp_path, synthetic_root, double, 2, "--float64", "--arcface")
+    one, two = (_loss_state(run)["terms.arcface.loss.W"] for run in (single, double))
+    dim, classes = one.shape
+    fresh = build_loss([LossTermConfig("arcface")], num_classes=classes, embedding_dim=dim)
+    assert float((one - fresh.state_dict()["terms.arcface.loss.W"]).abs().max()) > 1e-4
+    diff = float((two - one).abs().max())
+    assert diff < 1e-5, diff  # float32 inside the loss; doubled steps would differ far more
+
+
+def _loss_state(run: Path) -> dict[str, torch.Tensor]:
+    latest = find_latest(run / "checkpoints")
+    assert latest is not None
+    state = torch.load(latest / "state.pt", map_location="cpu", weights_only=True)
+    return dict(state["loss"])
 
 
 @pytest.mark.slow

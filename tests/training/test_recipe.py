@@ -122,3 +122,18 @@ def test_a_json_key_given_twice_is_one_error_naming_it(tmp_path: Path) -> None:
     path.write_text('{"trainer": {"epochs": 3, "epochs": 30}}')
     with pytest.raises(ConfigError, match="key 'epochs' is given twice"):
         load_recipe(path)
+
+
+def test_every_loss_kind_is_a_recipe_term(tmp_path: Path) -> None:
+    losses = [
+        {"kind": "circle"},
+        {"kind": "arcface", "margin": 0.4, "scale": 30},
+        {"kind": "cosface"},
+        {"kind": "center", "weight": 0.0005, "center_lr": 0.5},
+    ]
+    recipe = recipe_from_dict({"trainer": {"losses": losses}})
+    terms = recipe.trainer.losses
+    assert [t.kind for t in terms] == ["circle", "arcface", "cosface", "center"]
+    assert (terms[1].margin, terms[1].scale, terms[2].margin) == (0.4, 30.0, 0.35)
+    save_recipe(recipe, tmp_path / "recipe.yaml")
+    assert load_recipe(tmp_path / "recipe.yaml") == recipe

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -104,6 +105,31 @@ def test_id_loss_without_classifier_is_refused(
 ) -> None:
     with pytest.raises(ConfigError, match="num_classes="):
         Trainer(_model(0), config(None)).fit(synthetic_splits.train)
+
+
+def test_loss_weights_are_trained_checkpointed_and_resumed(
+    synthetic_splits: ReidSplits, tmp_path: Path, config: QuickConfig
+) -> None:
+    losses = (LossTermConfig("triplet"), LossTermConfig("arcface"), LossTermConfig("center"))
+    cfg = config(tmp_path, epochs=1, steps=2, losses=losses)
+    trainer = Trainer(_model(synthetic_splits.num_train_pids), cfg)
+    start = {k: v.clone() for k, v in trainer.loss_fn.state_dict().items()}
+    optimised = {id(p) for group in trainer.optimizer.param_groups for p in group["params"]}
+    assert all(id(p) in optimised for p in trainer.loss_fn.parameters())
+    history = trainer.fit(synthetic_splits.train)
+    assert set(history[0].train_terms) == {"triplet", "arcface", "center"}
+    trained = trainer.loss_fn.state_dict()
+    assert set(trained) == {"terms.arcface.loss.W", "terms.center.centers"}
+    assert all(not torch.equal(start[k], trained[k]) for k in trained)
+
+    resumed = Trainer(_model(synthetic_splits.num_train_pids, seed=1), replace_resume(cfg))
+    resumed.fit(synthetic_splits.train)  # nothing left to train: only the state is restored
+    for name, tensor in resumed.loss_fn.state_dict().items():
+        assert torch.equal(tensor, trained[name]), name
+
+
+def replace_resume(cfg: TrainerConfig) -> TrainerConfig:
+    return dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, resume=True))
 
 
 def test_nan_loss_raises_naming_step_and_keeps_checkpoint(

@@ -239,7 +239,7 @@ def _check_recipe(recipe: Recipe) -> None:
 def _resolved(recipe: Recipe, splits: ReidSplits, out: Path, resume: bool) -> Recipe:
     """The recipe as run: the classifier sized to the data, the trainer writing into out/train."""
     model_cfg = recipe.model
-    if model_cfg.num_classes == 0 and any(t.kind == "id" for t in recipe.trainer.losses):
+    if model_cfg.num_classes == 0 and any(t.needs_classes for t in recipe.trainer.losses):
         model_cfg = replace(model_cfg, num_classes=splits.num_train_pids)
     trainer_cfg = _with_output(recipe.trainer, out_dir=str(out / "train"), resume=resume)
     return replace(recipe, model=model_cfg, trainer=trainer_cfg)

@@ -10,6 +10,7 @@ mining thus sees the whole global batch, as it would on one device.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import torch
@@ -107,6 +108,14 @@ class DistContext:
     def scale_loss(self, loss: torch.Tensor) -> torch.Tensor:
         """Undo DDP's gradient averaging for a loss every process computes on the global batch."""
         return loss * self.world_size if self.active else loss
+
+    def unscale_replicated_grads(self, params: Iterable[nn.Parameter]) -> None:
+        """Undo :meth:`scale_loss` for parameters outside DDP (the loss's own class weights):
+        every process computed their whole gradient on the global batch, so none is averaged."""
+        if self.active:
+            for param in params:
+                if param.grad is not None:
+                    param.grad.div_(self.world_size)
 
     def barrier(self) -> None:
         """Wait for every process (no-op when single-process)."""

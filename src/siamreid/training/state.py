@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 from timm.scheduler.scheduler import Scheduler
+from torch import nn
 
 from siamreid._io import atomic_write_json
 from siamreid.errors import CheckpointError
@@ -43,12 +44,17 @@ STATE_VERSION = 2
 
 @dataclass(frozen=True)
 class TrainState:
-    """The stateful training objects besides the model, saved and restored together."""
+    """The stateful training objects besides the model, saved and restored together.
+
+    ``loss`` holds what the loss terms learn beside the model (ArcFace/CosFace class weights,
+    centre-loss centres); it is saved in ``state.pt``, not in the model's weights.
+    """
 
     optimizer: torch.optim.Optimizer
     scheduler: Scheduler
     scaler: torch.amp.GradScaler
     history: History
+    loss: nn.Module | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ def save_state(
         "scaler": state.scaler.state_dict(),
         "skipped_batches": skipped_batches,
         "history": json.dumps(state.history.to_list()),
+        "loss": {} if state.loss is None else state.loss.state_dict(),
     }
     return ckpt.save_checkpoint(
         out_dir / CHECKPOINTS,
@@ -128,9 +135,22 @@ def resume_state(out_dir: Path, model: SiameseEmbedder, state: TrainState) -> Re
     state.optimizer.load_state_dict(saved.train_state["optimizer"])
     state.scheduler.load_state_dict(saved.train_state["scheduler"])
     state.scaler.load_state_dict(saved.train_state["scaler"])
+    _load_loss_state(state.loss, saved.train_state.get("loss", {}), latest)
     history = History.from_list(json.loads(saved.train_state["history"]))
     log.info("Resumed from %s (epoch %d, step %d).", latest, saved.epoch, saved.step)
     return Resumed(saved.epoch, saved.step, history, int(saved.train_state["skipped_batches"]))
+
+
+def _load_loss_state(loss: nn.Module | None, saved: dict[str, Any], path: Path) -> None:
+    if loss is None:
+        return
+    try:
+        loss.load_state_dict(saved)
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"{str(path)!r} was made with other loss terms ({err}); resume with the run's own "
+            "recipe, or start the run again in a new folder."
+        ) from None
 
 
 def write_run_files(out_dir: Path, history: History, resolved: dict[str, Any]) -> None:

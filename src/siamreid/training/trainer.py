@@ -77,7 +77,12 @@ class Trainer:
         self.dist = dist or DistContext.from_env()
         runtime = self.config.runtime
         self.device = self.dist.device if self.dist.active else select_device(runtime.device)
-        self.loss_fn: CompositeLoss = build_loss(self.config.losses)
+        self.loss_fn: CompositeLoss = build_loss(
+            self.config.losses,
+            num_classes=model.config.num_classes,
+            embedding_dim=model.config.embedding_dim,
+            seed=self.config.seed,
+        ).to(self.device)
         self.history = History()
         self.num_workers = (
             default_num_workers(self.device) if runtime.num_workers is None else runtime.num_workers
@@ -92,7 +97,8 @@ class Trainer:
         if runtime.compile:
             self.net = torch.compile(self.net)  # type: ignore[assignment]
         optim = self.config.optim
-        self.optimizer = build_optimizer(self.model, optim)
+        # The loss's own class weights (ArcFace/CosFace) after the model's: same layout without.
+        self.optimizer = build_optimizer(nn.ModuleList([self.model, self.loss_fn]), optim)
         self.scheduler = build_scheduler(
             self.optimizer, self.config.schedule, lr=optim.lr, epochs=self.config.epochs
         )
@@ -181,12 +187,7 @@ class Trainer:
         if not train:
             raise ConfigError("Trainer.fit got an empty training set; pass splits.train.")
         num_pids = len({s.pid for s in train})
-        if self.loss_fn.needs_logits and self.model.config.num_classes < num_pids:
-            raise ConfigError(
-                f"The 'id' loss needs a classifier over the {num_pids} training identities, but "
-                f"the model has num_classes={self.model.config.num_classes}. Build it with "
-                f"SiameseEmbedder(..., num_classes={num_pids}) or drop the 'id' loss term."
-            )
+        self.loss_fn.check_classes(self.model.config.num_classes, num_pids)
         if self.config.sampling.kind == "pk" and num_pids < 2:
             raise ConfigError("PK batches need at least 2 training identities.")
 
@@ -278,10 +279,12 @@ class Trainer:
             return None, {}, 0
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+        self.dist.unscale_replicated_grads(self.loss_fn.parameters())
         grad_clip = self.config.optim.grad_clip
         if grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), grad_clip)
+            params = [*self.model.parameters(), *self.loss_fn.parameters()]
+            nn.utils.clip_grad_norm_(params, grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         values = {name: float(v.detach()) for name, v in terms.items()}
@@ -345,7 +348,7 @@ class Trainer:
     def _save(self, epoch: int, step: int) -> None:
         if self.out_dir is None or not self.dist.is_main:
             return
-        state = TrainState(self.optimizer, self.scheduler, self.scaler, self.history)
+        state = TrainState(self.optimizer, self.scheduler, self.scaler, self.history, self.loss_fn)
         save_state(
             self.out_dir,
             self.model,
@@ -359,7 +362,7 @@ class Trainer:
     def _maybe_resume(self) -> tuple[int, int]:
         if not self.config.output.resume or self.out_dir is None:
             return 0, 0
-        state = TrainState(self.optimizer, self.scheduler, self.scaler, self.history)
+        state = TrainState(self.optimizer, self.scheduler, self.scaler, self.history, self.loss_fn)
         resumed = resume_state(self.out_dir, self.model, state)
         if resumed is None:
             return 0, 0
