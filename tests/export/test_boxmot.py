@@ -204,7 +204,7 @@ def test_botsort_tracks_the_synthetic_mot_sequence_with_a_siamreid_model(
     model = tiny_model_factory("test_efficientnet", DIM, calibrated=True)
     weights = to_boxmot(model, tmp_path / "reid.onnx", exporter="torchscript")
     root = make_synthetic_mot(tmp_path / "mot", num_sequences=2, num_frames=40, num_people=4)
-    sequence = next((root / "test").iterdir())
+    sequence = next(p for p in sorted((root / "test").iterdir()) if p.is_dir())
     boxes = _pedestrian_boxes(sequence, min_visibility=0.3)
     tracker = boxmot.BotSort(reid_weights=weights, device="cpu", half=False)
     assigned: dict[int, list[int]] = defaultdict(list)
