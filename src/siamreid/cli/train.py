@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 from siamreid.runs.folder import load_run_recipe
@@ -33,14 +34,36 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="start again when --out holds a run (the folder is emptied first)",
     )
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(  # SUPPRESS: an absent flag leaves the global -v as it was
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the epoch lines and notes (the default of train; also siamreid -v train)",
+    )
+    loudness.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print only warnings and errors, no progress bar (log.txt keeps everything)",
+    )
     parser.add_argument(
         "overrides", nargs="*", metavar="SECTION.FIELD=VALUE", help="override recipe fields"
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, log_level=logging.INFO)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the recipe, then train and evaluate it."""
-    recipe = load_run_recipe(args.out, args.config, args.overrides, resume=args.resume)
-    run_recipe(recipe, args.out, resume=args.resume, overwrite=args.overwrite)
+    quiet = getattr(args, "quiet", False)
+    overrides = [*args.overrides, "trainer.output.progress=false"] if quiet else args.overrides
+    recipe = load_run_recipe(args.out, args.config, overrides, resume=args.resume)
+    echo = _silent if quiet else print
+    run_recipe(recipe, args.out, resume=args.resume, overwrite=args.overwrite, echo=echo)
     return 0
+
+
+def _silent(line: str) -> None:
+    """``--quiet``: the run's lines go to its log.txt only."""

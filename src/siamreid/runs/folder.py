@@ -1,8 +1,9 @@
 """The run folder of ``siamreid train``/``demo``: what counts as a run, and who may write it.
 
 A run folder holds ``recipe.yaml`` (the resolved recipe, written before training starts),
-``train/`` (checkpoints, ``metrics.jsonl``), and at the end ``metrics.json``, the pictures and
-``model/``. The rules, in one place:
+``train/`` (checkpoints, ``metrics.jsonl``), ``log.txt`` (every line the run printed, appended
+across resumes), and at the end ``metrics.json``, the pictures and ``model/``. The rules, in
+one place:
 
 - A new or empty folder starts a new run.
 - A folder that holds a run is refused unless the caller resumes it (same recipe; only the
@@ -14,8 +15,11 @@ A run folder holds ``recipe.yaml`` (the resolved recipe, written before training
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,7 @@ from siamreid.training.checkpoint import check_compatible, find_latest, load_che
 from siamreid.training.recipe import Recipe, load_recipe
 
 __all__ = [
+    "LOG_FILE",
     "RECIPE_FILE",
     "RESUMABLE_FIELDS",
     "check_resume",
@@ -33,9 +38,11 @@ __all__ = [
     "clear_run_folder",
     "holds_run",
     "load_run_recipe",
+    "run_log",
 ]
 
 RECIPE_FILE = "recipe.yaml"
+LOG_FILE = "log.txt"
 TRAIN_FOLDER = "train"
 _RUN_MARKERS = (RECIPE_FILE, TRAIN_FOLDER, "metrics.json", "model")
 # Fields that change neither the weights nor the order of anything a run computes.
@@ -46,6 +53,9 @@ RESUMABLE_FIELDS = frozenset(
         "trainer.runtime.device",
         "trainer.output.progress",
         "trainer.output.tensorboard",
+        "trainer.output.trackers",
+        "trainer.output.experiment",
+        "trainer.output.run_name",
         "trainer.output.keep_checkpoints",
         "trainer.output.out_dir",
         "trainer.output.resume",
@@ -98,6 +108,39 @@ def clear_run_folder(out: Path) -> None:
             shutil.rmtree(entry)
         else:
             entry.unlink()
+
+
+@contextmanager
+def run_log(out: Path) -> Iterator[Callable[[str], None]]:
+    """Keep ``out/log.txt``: siamreid's log records (INFO and up) and every line given to the
+    function this yields, each stamped with the time, appended (a resumed run continues it).
+
+    The file is opened at the first line, so a run refused before it printed anything leaves
+    no file behind. siamreid's logger is lowered to INFO while the log is kept (and restored
+    after), so the file holds the epoch lines whatever the console shows.
+    """
+    handler = logging.FileHandler(out / LOG_FILE, mode="a", encoding="utf-8", delay=True)
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", _TIME))
+    logger = logging.getLogger("siamreid")
+    level = logger.level
+    if not logger.isEnabledFor(logging.INFO):
+        logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+
+    def write(line: str) -> None:
+        record = {"name": "siamreid.runs", "msg": line, "levelno": logging.INFO}
+        handler.handle(logging.makeLogRecord({**record, "levelname": "INFO"}))
+
+    try:
+        yield write
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+
+
+_TIME = "%Y-%m-%d %H:%M:%S"
 
 
 def check_resume(out: Path, recipe: Recipe) -> Recipe | None:
