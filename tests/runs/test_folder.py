@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,12 +12,14 @@ import pytest
 from siamreid._io import LOCK_FILE
 from siamreid.errors import RunFolderError
 from siamreid.runs.folder import (
+    LOG_FILE,
     RECIPE_FILE,
     check_resume,
     check_run_folder,
     clear_run_folder,
     holds_run,
     load_run_recipe,
+    run_log,
 )
 from siamreid.training.recipe import Recipe, load_recipe, save_recipe
 
@@ -114,3 +118,31 @@ def test_the_recipe_of_a_run_to_resume_is_its_own(tmp_path: Path) -> None:
     assert load_run_recipe(tmp_path, config, resume=True) == load_recipe(config)
     assert load_run_recipe(tmp_path, None) == Recipe()  # a new run: the defaults
     assert load_run_recipe(tmp_path / "new", None, resume=True) == Recipe()
+
+
+def test_run_log_keeps_printed_lines_and_siamreid_records_appended(tmp_path: Path) -> None:
+    logger = logging.getLogger("siamreid")
+    level = logger.level
+    with run_log(tmp_path):
+        pass
+    assert not (tmp_path / LOG_FILE).exists()  # nothing printed: no file (a refused run)
+    with run_log(tmp_path) as note:
+        note("before training: rank1 0.100  mAP 0.050")
+        logging.getLogger("siamreid.training.trainer").info("epoch 1/2  loss 1.0")
+        logging.getLogger("other").warning("not siamreid's")
+    assert logger.level == level
+
+    def fail(note: Callable[[str], None]) -> None:
+        note("resumed")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError), run_log(tmp_path) as note:
+        fail(note)
+    lines = (tmp_path / LOG_FILE).read_text("utf-8").splitlines()
+    assert [line.split(" ", 3)[3] for line in lines] == [
+        "before training: rank1 0.100  mAP 0.050",
+        "epoch 1/2  loss 1.0",
+        "resumed",
+        "stopped by RuntimeError: disk full",
+    ]
+    assert all(line.split(" ", 3)[2] == "INFO" for line in lines)

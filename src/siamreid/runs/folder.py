@@ -116,8 +116,9 @@ def run_log(out: Path) -> Iterator[Callable[[str], None]]:
     function this yields, each stamped with the time, appended (a resumed run continues it).
 
     The file is opened at the first line, so a run refused before it printed anything leaves
-    no file behind. siamreid's logger is lowered to INFO while the log is kept (and restored
-    after), so the file holds the epoch lines whatever the console shows.
+    no file behind; a run stopped by an error after that ends its log with the error.
+    siamreid's logger is lowered to INFO while the log is kept (and restored after), so the
+    file holds the epoch lines whatever the console shows.
     """
     handler = logging.FileHandler(out / LOG_FILE, mode="a", encoding="utf-8", delay=True)
     handler.setLevel(logging.INFO)
@@ -134,6 +135,10 @@ def run_log(out: Path) -> Iterator[Callable[[str], None]]:
 
     try:
         yield write
+    except BaseException as err:
+        if handler.stream is not None:  # the run had started: its log says how it ended
+            write(f"stopped by {type(err).__name__}: {err}".rstrip(": "))
+        raise
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
