@@ -14,7 +14,9 @@ from torch import nn
 from siamreid.models import SiameseEmbedder
 from siamreid.training.history import EpochRecord, History
 from siamreid.viz import (
+    MIN_MAP_SIZE,
     _feature_map,
+    _stage_map,
     activation_energy,
     activation_maps,
     plot_activation_maps,
@@ -137,7 +139,9 @@ def test_plot_activation_maps_draws_crops_and_overlays(
     out = tmp_path / "actmaps.png"
     fig = plot_activation_maps(model, _crops(tmp_path, 3), out)
     assert fig.axes[0].get_title() == "0000_c1s1_000001_00.jpg"
-    assert len(fig.axes) == 6
+    assert len(fig.axes) == 7  # 3 crops, 3 overlays, the colour bar
+    assert "energy" in fig.axes[-1].get_ylabel()
+    assert fig.get_suptitle().endswith("upsampled to 64x32")
     plt.close(fig)
     _assert_drawn(out, (200, 300))
 
@@ -317,3 +321,103 @@ def test_an_empty_history_draws_empty_panels_without_a_legend() -> None:
     assert fig.axes[0].get_legend() is None
     assert fig.axes[0].get_lines() == []
     plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("backbone", "size", "stage"),
+    [
+        ("test_resnet", (64, 32), "layer2"),  # layer4 would be 2x1
+        ("test_resnet", (256, 128), "layer4"),  # the last stage, as torchreid draws it
+        ("test_efficientnet", (64, 32), "blocks.2"),
+    ],
+)
+def test_activation_maps_come_from_the_deepest_stage_of_at_least_8x4(
+    tiny_model_factory: Callable[..., SiameseEmbedder],
+    backbone: str,
+    size: tuple[int, int],
+    stage: str,
+) -> None:
+    model = tiny_model_factory(backbone, input_size=size).eval()
+    batch = torch.randn(2, 3, *size)
+    feats, name = _stage_map(model.backbone, batch)
+    assert name == stage
+    assert feats.shape[-2] >= MIN_MAP_SIZE[0]
+    assert feats.shape[-1] >= MIN_MAP_SIZE[1]
+    stages = model.backbone.forward_intermediates(batch, intermediates_only=True)
+    torch.testing.assert_close(
+        feats, stages[[f["module"] for f in model.backbone.feature_info].index(stage)]
+    )
+    maps = activation_maps(model, batch)
+    torch.testing.assert_close(maps, activation_energy(feats, size))
+
+
+def test_a_backbone_whose_maps_are_all_coarse_uses_its_last_and_says_so(
+    tiny_model_factory: Callable[..., SiameseEmbedder], tmp_path: Path
+) -> None:
+    model = tiny_model_factory("test_vit").eval()
+    feats, _ = _stage_map(model.backbone, torch.randn(1, 3, *SIZE))
+    assert feats.shape[-2] < MIN_MAP_SIZE[0] or feats.shape[-1] < MIN_MAP_SIZE[1]
+    fig = plot_activation_maps(model, _crops(tmp_path, 2))
+    rows, cols = feats.shape[-2:]
+    assert f"({rows}x{cols} positions), upsampled to 64x32" in fig.get_suptitle()
+    plt.close(fig)
+
+
+def test_ranked_matches_carry_a_title_and_each_query_s_person(tmp_path: Path) -> None:
+    crops = _crops(tmp_path, 3)
+    fig = plot_ranked_matches(
+        crops[:1], [crops[1:]], [[True, False]], title="resnet50, epoch 7", query_labels=["id 4 c2"]
+    )
+    assert fig.get_suptitle() == "resnet50, epoch 7"
+    assert fig.axes[0].get_title() == "query\nid 4 c2"
+    plt.close(fig)
+
+
+def test_an_unlabelled_query_gets_neutral_frames_a_labelled_one_green_and_red(
+    tmp_path: Path,
+) -> None:
+    crops = _crops(tmp_path, 3)
+    fig = plot_ranked_matches(
+        crops[:2], [crops[1:], crops[1:]], [[True, False], [False, False]], labelled=[True, False]
+    )
+    frames = [ax.spines["top"].get_edgecolor() for ax in fig.axes]
+    green, red, grey = (
+        (0.10196, 0.59608, 0.31373, 1.0),
+        (0.84314, 0.18824, 0.15294, 1.0),
+        (
+            0.61961,
+            0.61961,
+            0.61961,
+            1.0,
+        ),
+    )
+    for got, expected in zip(
+        [frames[1], frames[2], frames[4], frames[5]], [green, red, grey, grey], strict=True
+    ):
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+    plt.close(fig)
+
+
+def test_a_full_ranked_grid_of_noisy_photos_stays_under_500_kb(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    crops = []
+    for i in range(66):  # 6 queries and their top 10, photo-like: smooth colours plus noise
+        smooth = Image.fromarray(rng.integers(0, 256, (8, 4, 3), dtype=np.uint8)).resize(
+            (64, 128), Image.Resampling.BILINEAR
+        )
+        noisy = np.asarray(smooth, dtype=np.float32) + rng.normal(0, 20, (128, 64, 3))
+        crops.append(tmp_path / f"{i}.jpg")
+        Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(crops[-1], quality=95)
+    out = tmp_path / "ranked.png"
+    fig = plot_ranked_matches(
+        crops[:6],
+        [crops[6 + 10 * r : 16 + 10 * r] for r in range(6)],
+        np.eye(6, 10, dtype=bool),
+        out,
+        distances=np.ones((6, 10)),
+        title="test_resnet, epoch 3, market1501 test set: mAP 0.084",
+        query_labels=[f"id {r} c1" for r in range(6)],
+    )
+    plt.close(fig)
+    assert out.stat().st_size < 500_000
+    _assert_drawn(out, (800, 900))

@@ -6,6 +6,7 @@ Drawing needs ``siamreid[viz]`` (matplotlib); :func:`activation_energy` and
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 import torch
+from PIL import Image
 from torch import nn
 
 from siamreid._io import atomic_write_stream
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from siamreid.models.embedder import ImageInput, SiameseEmbedder
 
 __all__ = [
+    "MIN_MAP_SIZE",
     "activation_energy",
     "activation_maps",
     "plot_activation_maps",
@@ -36,7 +39,8 @@ __all__ = [
     "plot_ranked_matches",
 ]
 
-_GREEN, _RED = "#1a9850", "#d73027"
+_GREEN, _RED, _GREY = "#1a9850", "#d73027", "#9e9e9e"
+_SMALL_DPI = 80  # the photo grids: enough for 64x128 crops, and a small file
 
 
 def _pyplot() -> Any:
@@ -50,14 +54,26 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Figure, path: str | os.PathLike[str] | None) -> Figure:
-    if path is not None:
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        kind = target.suffix[1:].lower() or "png"  # the temporary file's name says nothing
+def _save(
+    fig: Figure, path: str | os.PathLike[str] | None, dpi: int = 110, *, palette: bool = False
+) -> Figure:
+    """Save to ``path`` (when given, atomically); ``palette``: a PNG of 256 colours, a third of
+    the bytes of a grid of photos in full colour."""
+    if path is None:
+        return fig
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    kind = target.suffix[1:].lower() or "png"  # the temporary file's name says nothing
+    if not (palette and kind == "png"):
         atomic_write_stream(
-            target, lambda fh: fig.savefig(fh, format=kind, dpi=110, bbox_inches="tight")
+            target, lambda fh: fig.savefig(fh, format=kind, dpi=dpi, bbox_inches="tight")
         )
+        return fig
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    with Image.open(buffer) as image:
+        quantized = image.convert("RGB").quantize(colors=256)
+    atomic_write_stream(target, lambda fh: quantized.save(fh, format="PNG", optimize=True))
     return fig
 
 
@@ -205,6 +221,10 @@ def _show(
     ax.set_title(title, fontsize=7)
 
 
+def _frame(hit: bool, labelled: bool) -> str:
+    return _GREY if not labelled else _GREEN if hit else _RED
+
+
 def plot_ranked_matches(
     query_paths: Sequence[str | os.PathLike[str]],
     ranked_paths: Sequence[Sequence[str | os.PathLike[str]]],
@@ -213,6 +233,9 @@ def plot_ranked_matches(
     *,
     distances: npt.ArrayLike | None = None,
     withheld: Sequence[Sequence[str | None]] | None = None,
+    title: str | None = None,
+    query_labels: Sequence[str] | None = None,
+    labelled: Sequence[bool] | None = None,
 ) -> Figure:
     """A grid: each row a query then its ranked gallery matches, green = same person, red = not.
 
@@ -220,27 +243,39 @@ def plot_ranked_matches(
         query_paths: One image per row.
         ranked_paths: For each query, its top gallery images, best first.
         correct: ``[num_queries, top_k]`` booleans, whether each match is the query's identity.
-        path: Where to save the PNG.
+        path: Where to save the PNG (small: 80 dpi, a few hundred kB for 6 rows of 10).
         distances: Optional ``[num_queries, top_k]`` distances shown above each match.
         withheld: Optional ``[num_queries][top_k]`` notes: where one is given, a grey tile
             with the note is drawn and that match's image is never opened.
+        title: Heading of the figure (e.g. the model, its epoch, the test set and its mAP).
+        query_labels: Who each query is (``id 12 c3``), shown under ``query``.
+        labelled: Whether each query's identity is known; the matches of an unknown one get
+            neutral grey frames (``correct`` is ignored for its row). Default: all known.
+
+    Example:
+        >>> plot_ranked_matches(queries, matches, hits, "ranked.png", title="epoch 3")
+        ... # doctest: +SKIP
     """
     plt = _pyplot()
     hits = np.asarray(correct, dtype=bool)
     dists = None if distances is None else np.asarray(distances, dtype=float)
     rows, top_k = hits.shape
+    known = [True] * rows if labelled is None else list(labelled)
     fig, axes = plt.subplots(
         rows, top_k + 1, figsize=(1.1 * (top_k + 1), 2.2 * rows), squeeze=False
     )
     for row in range(rows):
-        _show(axes[row, 0], query_paths[row], None, "query", None)
+        name = "query" if query_labels is None else f"query\n{query_labels[row]}"
+        _show(axes[row, 0], query_paths[row], None, name, None)
         for col in range(top_k):
-            title = f"#{col + 1}" + ("" if dists is None else f" {dists[row, col]:.2f}")
-            color = _GREEN if hits[row, col] else _RED
+            caption = f"#{col + 1}" + ("" if dists is None else f" {dists[row, col]:.2f}")
+            color = _frame(bool(hits[row, col]), known[row])
             note = None if withheld is None else withheld[row][col]
-            _show(axes[row, col + 1], ranked_paths[row][col], color, title, note)
+            _show(axes[row, col + 1], ranked_paths[row][col], color, caption, note)
+    if title is not None:
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, dpi=_SMALL_DPI, palette=True)
 
 
 def activation_energy(feature_map: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -298,12 +333,55 @@ def _feature_map(backbone: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     )
 
 
+#: The coarsest feature map activation maps are taken from, (height, width) positions.
+MIN_MAP_SIZE = (8, 4)
+
+
+def _stage_map(backbone: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, str]:
+    """The deepest stage map of at least :data:`MIN_MAP_SIZE` positions (else the last), and
+    the name of that stage.
+
+    The last stage of a CNN at 64x32 is a 2x1 map: upsampled it shows nothing. timm's
+    ``forward_intermediates`` gives every stage (channels first, ViT tokens on their grid).
+    """
+    intermediates = getattr(backbone, "forward_intermediates", None)
+    if not callable(intermediates):
+        return _feature_map(backbone, batch), "last stage"
+    maps: list[torch.Tensor] = list(intermediates(batch, intermediates_only=True))
+    low_h, low_w = MIN_MAP_SIZE
+    big = [i for i, m in enumerate(maps) if m.shape[-2] >= low_h and m.shape[-1] >= low_w]
+    index = big[-1] if big else len(maps) - 1
+    info = getattr(backbone, "feature_info", None)
+    names = [str(f.get("module", "")) for f in info] if isinstance(info, list) else []
+    name = names[index] if len(names) == len(maps) and names[index] else f"stage {index + 1}"
+    return maps[index], name
+
+
 @torch.inference_mode()
+def _activations(model: SiameseEmbedder, images: ImageInput) -> tuple[torch.Tensor, str]:
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        batch = model.preprocess(images).to(device)
+        feats, stage = _stage_map(model.backbone, batch)
+    finally:
+        model.train(was_training)
+    height, width = feats.shape[-2:]
+    maps = activation_energy(feats, model.config.input_size).cpu()
+    return maps, f"{stage} ({height}x{width} positions)"
+
+
 def activation_maps(model: SiameseEmbedder, images: ImageInput) -> torch.Tensor:
-    """What the backbone looks at in each image: :func:`activation_energy` of its last stage.
+    """What the backbone looks at in each image: torchreid's :func:`activation_energy`.
+
+    The map comes from the deepest stage with at least :data:`MIN_MAP_SIZE` (8x4) positions:
+    the last stage at the usual 256x128 input, an earlier one for small inputs whose last
+    map is too coarse to show anything (2x1 at 64x32). A backbone without timm's
+    ``forward_intermediates`` gives its last map.
 
     Args:
-        model: The embedder; its ``backbone.forward_features`` gives the last feature map.
+        model: The embedder.
         images: What :meth:`~siamreid.SiameseEmbedder.embed` takes (paths, PIL images, uint8
             arrays or a preprocessed batch).
 
@@ -313,15 +391,7 @@ def activation_maps(model: SiameseEmbedder, images: ImageInput) -> torch.Tensor:
     Example:
         >>> maps = activation_maps(model, ["query.jpg"])  # doctest: +SKIP
     """
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        batch = model.preprocess(images).to(device)
-        feats = _feature_map(model.backbone, batch)
-    finally:
-        model.train(was_training)
-    return activation_energy(feats, model.config.input_size).cpu()
+    return _activations(model, images)[0]
 
 
 def plot_activation_maps(
@@ -333,9 +403,9 @@ def plot_activation_maps(
 ) -> Figure:
     """Each image above its activation map overlaid on it (jet colours, red = most active).
 
-    As torchreid draws them: the energy of the backbone's last feature map
-    (:func:`activation_maps`), upsampled to the input size and blended over the crop resized
-    to the same size.
+    As torchreid draws them: the energy of a backbone feature map (:func:`activation_maps`),
+    upsampled to the model's input size and blended over the crop resized to the same size.
+    The title names the stage and its resolution; a colour bar gives the scale.
 
     Args:
         model: The embedder.
@@ -350,11 +420,13 @@ def plot_activation_maps(
         raise InputError(f"alpha must be in [0, 1]; got {alpha}.")
     plt = _pyplot()
     paths = list(images)
-    maps = activation_maps(model, paths).numpy()
+    maps, stage = _activations(model, paths)
     height, width = model.config.input_size
     colours = plt.get_cmap("jet")
-    fig, axes = plt.subplots(2, len(paths), figsize=(1.7 * len(paths), 4.6), squeeze=False)
-    for col, (image_path, energy) in enumerate(zip(paths, maps, strict=True)):
+    fig, axes = plt.subplots(
+        2, len(paths), figsize=(1.2 * len(paths) + 1.0, 4.6), squeeze=False, layout="constrained"
+    )
+    for col, (image_path, energy) in enumerate(zip(paths, maps.numpy(), strict=True)):
         crop = load_image(image_path).convert("RGB").resize((width, height))
         pixels = np.asarray(crop, dtype=np.float32) / 255.0
         overlay = (1.0 - alpha) * pixels + alpha * colours(energy)[..., :3]
@@ -365,5 +437,9 @@ def plot_activation_maps(
             ax.set_yticks([])
         axes[0, col].set_title(Path(image_path).name, fontsize=5)
     axes[1, 0].set_ylabel("activation", fontsize=7)
-    fig.tight_layout()
-    return _save(fig, path)
+    scale = plt.cm.ScalarMappable(norm=plt.Normalize(0.0, 1.0), cmap=colours)
+    bar = fig.colorbar(scale, ax=axes[1, :].tolist(), shrink=0.9, aspect=15)
+    bar.set_label("energy (per image, 0-1)", fontsize=6)
+    bar.ax.tick_params(labelsize=6)
+    fig.suptitle(f"Activation of {stage}, upsampled to {height}x{width}", fontsize=7)
+    return _save(fig, path, dpi=_SMALL_DPI)

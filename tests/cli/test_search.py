@@ -6,9 +6,11 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 import torch
 from cli_runner import Runner
 
+from siamreid import viz
 from siamreid.data.market1501 import parse_market1501_name
 from siamreid.models import SiameseEmbedder
 from siamreid.retrieval import Retriever
@@ -69,3 +71,31 @@ def test_subfolder_names_become_ids_and_are_printed(
     assert result.code == 0, result.err
     assert _printed_ids(result.out) == [["bob"]]  # the query itself is in the gallery
     assert plot.is_file()
+
+
+def test_unlabelled_queries_are_drawn_with_neutral_frames(
+    cli: Runner,
+    checkpoint: Path,
+    gallery: Path,
+    synthetic_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    index = tmp_path / "index"
+    assert cli("index", "build", "--checkpoint", checkpoint, gallery, "--out", index).code == 0
+    photos = tmp_path / "photos"  # images of no known person: plain names, no person folders
+    photos.mkdir()
+    labelled = sorted((synthetic_root / "query").glob("*.jpg"))[0]
+    shutil.copy(labelled, photos / "street.jpg")
+    plot = tmp_path / "unlabelled.png"
+    result = cli("search", "--index", index, photos, "--k", 3, "--plot", plot, "--workers", 0)
+    assert result.code == 0, result.err
+    assert plot.stat().st_size > 0
+
+    drawn: dict[str, object] = {}
+    monkeypatch.setattr(viz, "plot_ranked_matches", lambda *a, **kw: drawn.update(kw))
+    shutil.copy(labelled, photos / labelled.name)  # one with a Market-1501 name beside it
+    assert cli("search", "--index", index, photos, "--k", 3, "--plot", plot).code == 0
+    pid, _ = parse_market1501_name(labelled.name)
+    assert drawn["labelled"] == [True, False]  # sorted: 0001_c1... before street.jpg
+    assert drawn["query_labels"] == [f"id {pid}", "no id"]

@@ -115,6 +115,10 @@ BEFORE_THE_FILE: dict[str, Any] = {
             "keep_checkpoints": 2,
             "progress": True,
             "tensorboard": None,
+            "keep_best": False,
+            "trackers": [],
+            "experiment": "siamreid",
+            "run_name": None,
         },
     },
 }

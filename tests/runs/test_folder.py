@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,12 +14,14 @@ from siamreid._io import LOCK_FILE
 from siamreid.data.synthetic import make_synthetic_market
 from siamreid.errors import RunFolderError
 from siamreid.runs.folder import (
+    LOG_FILE,
     RECIPE_FILE,
     check_resume,
     check_run_folder,
     clear_run_folder,
     holds_run,
     load_run_recipe,
+    run_log,
 )
 from siamreid.training.recipe import Recipe, load_recipe, save_recipe
 
@@ -156,5 +160,52 @@ def test_overwrite_clears_the_demos_generated_data_but_not_a_users(tmp_path: Pat
     assert f"2 file(s) no run writes ({shown}" in str(info.value)
     shutil.rmtree(run / "data" / "mine")
     (run / "data" / "Market-1501-v15.09.15" / "query" / "0099_c1s1_000001_00.jpg").unlink()
+    clear_run_folder(run)
+    assert [p.name for p in run.iterdir()] == [LOCK_FILE]
+
+
+def test_run_log_keeps_printed_lines_and_siamreid_records_appended(tmp_path: Path) -> None:
+    logger = logging.getLogger("siamreid")
+    level = logger.level
+    with run_log(tmp_path):
+        pass
+    assert not (tmp_path / LOG_FILE).exists()  # nothing printed: no file (a refused run)
+    with run_log(tmp_path) as note:
+        note("before training: rank1 0.100  mAP 0.050")
+        logging.getLogger("siamreid.training.trainer").info("epoch 1/2  loss 1.0")
+        logging.getLogger("other").warning("not siamreid's")
+    assert logger.level == level
+
+    def fail(note: Callable[[str], None]) -> None:
+        note("resumed")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError), run_log(tmp_path) as note:
+        fail(note)
+    lines = (tmp_path / LOG_FILE).read_text("utf-8").splitlines()
+    assert [line.split(" ", 3)[3] for line in lines] == [
+        "before training: rank1 0.100  mAP 0.050",
+        "epoch 1/2  loss 1.0",
+        "resumed",
+        "stopped by RuntimeError: disk full",
+    ]
+    assert all(line.split(" ", 3)[2] == "INFO" for line in lines)
+
+
+def test_overwrite_clears_the_log_best_checkpoint_and_tracker_files_a_run_writes(
+    tmp_path: Path,
+) -> None:
+    run = _run(tmp_path / "run")
+    best = run / "train" / "checkpoints" / "best_epoch_0003"
+    best.mkdir(parents=True)
+    for name in ("model.safetensors", "state.pt", "meta.json"):
+        (best / name).write_bytes(b"the run's")
+    (run / "train" / "checkpoints" / "best.json").write_text("{}")
+    (run / "train" / "trackers.json").write_text("{}")
+    offline = run / "train" / "wandb" / "offline-run-1" / "files"
+    offline.mkdir(parents=True)
+    (offline / "config.yaml").write_text("w&b's own")
+    (run / LOG_FILE).write_text("epoch 1/3 ...\n")
+    check_run_folder(run, resume=False, overwrite=True)  # nothing foreign: no refusal
     clear_run_folder(run)
     assert [p.name for p in run.iterdir()] == [LOCK_FILE]

@@ -109,7 +109,7 @@ def test_a_latest_pointer_outside_the_checkpoints_folder_is_refused(
         ckpt.find_latest(root)
     message = str(info.value)
     assert f"{str(root / 'latest.json')!r}, field 'path': {names[pointer]!r}" in message
-    assert "epoch_* folders beside it" in message
+    assert "checkpoint folders beside it" in message
 
 
 def test_load_pretrained_refuses_a_latest_pointer_outside_the_run(tmp_path: Path) -> None:

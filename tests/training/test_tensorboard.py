@@ -12,8 +12,9 @@ from quick_training import QuickConfig
 from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError
 from siamreid.models import SiameseEmbedder
-from siamreid.training import Trainer, tensorboard
+from siamreid.training import Trainer
 from siamreid.training.history import EpochRecord
+from siamreid.training.loggers import tensorboard
 
 
 def _scalars(log_dir: Path, tag: str) -> dict[int, float]:

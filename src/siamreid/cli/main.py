@@ -49,10 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    _configure_logging(args)
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
@@ -63,6 +60,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"siamreid {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2 if isinstance(err, (SiamreidError, ValueError, OSError, ImportError)) else 1
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    """Log to stderr at the level the flags ask for: -q warnings only, -v notes too, else the
+    sub-command's default (``train`` prints its epoch lines; the others only warnings)."""
+    if getattr(args, "quiet", False):
+        level = logging.WARNING
+    elif args.verbose:
+        level = logging.INFO
+    else:
+        level = getattr(args, "log_level", logging.WARNING)
+    handler = logging.StreamHandler()
+    handler.setLevel(level)  # on the handler too: a run's log.txt may lower siamreid's level
+    handler.setFormatter(_NotesFormatter())
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+class _NotesFormatter(logging.Formatter):
+    """Notes (INFO) as plain lines, like the lines commands print; the rest as LEVEL name: text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.levelno == logging.INFO:
+            return record.getMessage()
+        return f"{record.levelname} {record.name}: {super().format(record)}"
 
 
 def one_line(err: BaseException) -> str:

@@ -16,7 +16,7 @@ from siamreid.cli._common import (
     load_model,
     printable,
 )
-from siamreid.errors import ConfigError, IndexFormatError
+from siamreid.errors import ConfigError, DatasetLayoutError, IndexFormatError
 
 if TYPE_CHECKING:
     from siamreid.models.embedder import SiameseEmbedder
@@ -50,7 +50,8 @@ def register(subparsers: Any) -> None:
         "--plot",
         metavar="PNG",
         help="draw the first queries and their matches, green where the person is the "
-        "query's (query ids from Market-1501 names or <person>/ sub-folders)",
+        "query's, red where not (query ids from Market-1501 names or <person>/ sub-folders; "
+        "a query without one gets grey frames)",
     )
     parser.add_argument(
         "--plot-queries", type=int, default=8, help="queries drawn in --plot (default: 8)"
@@ -69,16 +70,14 @@ def run(args: argparse.Namespace) -> int:
     """Load the index and its model, search, print (and plot)."""
     if args.plot:
         check_output(args.plot, what="--plot")
-    from siamreid.data.labels import identities
 
     retriever, model = _load(args)
     names = retriever.names
     root = Path(args.query)
     paths = list_images(root, "QUERY", args.on_bad_image)
     drawn = paths[: max(args.plot_queries, 0)] if args.plot else []
-    # identities first: a query without one fails before the embedding work
     label_root = root if root.is_dir() else root.parent.parent
-    drawn_ids = identities(drawn, label_root, names or {}).ids
+    drawn_ids = _query_ids(drawn, label_root, names or {})
     queries = embed_paths(
         model, paths, batch_size=args.batch_size, workers=args.workers, desc="query"
     )
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     for row, path in enumerate(paths):
         print(_table(path, result, row, names))
     if args.plot:
-        _plot(args.plot, drawn, drawn_ids, result, retriever, args.index)
+        _plot(args.plot, drawn, drawn_ids, result, retriever, args.index, names or {})
     return 0
 
 
@@ -135,13 +134,29 @@ def _table(query: Path, result: SearchResult, row: int, names: dict[int, str] | 
     return "\n".join(lines)
 
 
+def _query_ids(paths: list[Path], root: Path, names: dict[int, str]) -> list[int | None]:
+    """Each query's identity by the labelling rule, ``None`` where it has none: no Market-1501
+    name or person folder, a junk (``-1_``) name, or a person the index does not know."""
+    from siamreid.data.labels import identities
+
+    ids: list[int | None] = []
+    for path in paths:
+        try:
+            found = identities([path], root, names).ids
+        except DatasetLayoutError:
+            found = []
+        ids.append(found[0] if found and found[0] >= 0 else None)
+    return ids
+
+
 def _plot(
     target: str,
     paths: list[Path],
-    ids: list[int],
+    ids: list[int | None],
     result: SearchResult,
     retriever: Retriever,
     index: str,
+    names: dict[int, str],
 ) -> None:
     import numpy as np
 
@@ -149,8 +164,6 @@ def _plot(
 
     if result.paths is None:
         raise ConfigError(f"Index {index!r} stores no image paths, so --plot has no images.")
-    if len(ids) != len(paths):
-        raise ConfigError("--plot needs an identity for every drawn query; junk files have none.")
     count = len(paths)
     drawn = result.paths[:count]
     withheld = [[None if retriever.may_open(p) else _OUTSIDE for p in row] for row in drawn]
@@ -158,14 +171,16 @@ def _plot(
         for path, note in zip(row, notes, strict=True):
             if note is None:
                 _check_regular(path, index)
-    correct = result.ids[:count].numpy() == np.asarray(ids)[:, None]
+    known = np.asarray([-1 if i is None else i for i in ids], dtype=np.int64)
     plot_ranked_matches(
         paths,
         drawn,
-        correct,
+        result.ids[:count].numpy() == known[:, None],
         target,
         distances=result.distances[:count].numpy(),
         withheld=withheld,
+        query_labels=["no id" if i is None else f"id {names.get(i, i)}" for i in ids],
+        labelled=[i is not None for i in ids],
     )
     closed = sum(note is not None for notes in withheld for note in notes)
     if closed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from typing import Any
 
 from siamreid.errors import ConfigError
@@ -37,10 +38,25 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="start again when --out holds a run (the folder is emptied first)",
     )
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(  # SUPPRESS: an absent flag leaves the global -v as it was
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the epoch lines and notes (the default of train; also siamreid -v train)",
+    )
+    loudness.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print only warnings and errors, no progress bar (log.txt keeps everything)",
+    )
     parser.add_argument(
         "overrides", nargs="*", metavar="SECTION.FIELD=VALUE", help="override recipe fields"
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, log_level=logging.INFO)
 
 
 def _data_overrides(args: argparse.Namespace) -> list[str]:
@@ -54,12 +70,20 @@ def run(args: argparse.Namespace) -> int:
     from siamreid.runs.folder import load_run_recipe
     from siamreid.runs.pipeline import run_recipe
 
+    quiet = getattr(args, "quiet", False)
     overrides = [*_data_overrides(args), *args.overrides]
+    if quiet:
+        overrides.append("trainer.output.progress=false")
     recipe = load_run_recipe(args.out, args.config, overrides, resume=args.resume)
     if (args.dataset or args.root) and recipe.data.train is not None:
         raise ConfigError(
             "--dataset/--root set the recipe's single dataset, but it lists data.train; set "
             "data.train[...] in the recipe instead."
         )
-    run_recipe(recipe, args.out, resume=args.resume, overwrite=args.overwrite)
+    echo = _silent if quiet else print
+    run_recipe(recipe, args.out, resume=args.resume, overwrite=args.overwrite, echo=echo)
     return 0
+
+
+def _silent(line: str) -> None:
+    """``--quiet``: the run's lines go to its log.txt only."""

@@ -1,8 +1,9 @@
 """The run folder of ``siamreid train``/``demo``: what counts as a run, and who may write it.
 
 A run folder holds ``recipe.yaml`` (the resolved recipe, written before training starts),
-``train/`` (checkpoints, ``metrics.jsonl``), and at the end ``metrics.json``, the pictures and
-``model/``. The rules, in one place:
+``train/`` (checkpoints, ``metrics.jsonl``), ``log.txt`` (every line the run printed, appended
+across resumes), and at the end ``metrics.json``, the pictures and ``model/``. The rules, in
+one place:
 
 - A new or empty folder starts a new run.
 - A folder that holds a run is refused unless the caller resumes it (same recipe; only the
@@ -16,8 +17,11 @@ A run folder holds ``recipe.yaml`` (the resolved recipe, written before training
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
@@ -30,6 +34,7 @@ from siamreid.training.checkpoint import check_compatible, find_latest, load_che
 from siamreid.training.recipe import Recipe, load_recipe
 
 __all__ = [
+    "LOG_FILE",
     "RECIPE_FILE",
     "RESUMABLE_FIELDS",
     "RUN_FILES",
@@ -38,23 +43,30 @@ __all__ = [
     "clear_run_folder",
     "holds_run",
     "load_run_recipe",
+    "run_log",
 ]
 
 RECIPE_FILE = "recipe.yaml"
+LOG_FILE = "log.txt"
 TRAIN_FOLDER = "train"
 _RUN_MARKERS = (RECIPE_FILE, TRAIN_FOLDER, "metrics.json", "model")
 _EPOCH = "train/checkpoints/epoch_*"
+_BEST_EPOCH = "train/checkpoints/best_epoch_*"
 RUN_FILES = (
-    *(RECIPE_FILE, "metrics.json", "losses.png", "ranked.png", "actmaps.png"),
+    *(RECIPE_FILE, LOG_FILE, "metrics.json", "losses.png", "ranked.png", "actmaps.png"),
     *("model/", "model/model.safetensors", "model/config.json"),
     *("train/", "train/metrics.jsonl", "train/config.json"),
     *("train/tensorboard/", "train/tensorboard/events.out.tfevents.*"),
     *("train/checkpoints/", "train/checkpoints/latest.json", f"{_EPOCH}/"),
     *(f"{_EPOCH}/model.safetensors", f"{_EPOCH}/state.pt", f"{_EPOCH}/meta.json"),
+    *("train/checkpoints/best.json", f"{_BEST_EPOCH}/", f"{_BEST_EPOCH}/*"),
+    *("train/trackers.json", "train/wandb/"),
 )
 """What a run writes (``/``: a folder), relative to the run folder; ``*`` matches within a name.
 Besides these, a run owns its writer lock, the temporaries of killed writes, and the synthetic
-datasets ``siamreid demo`` generates in ``data/`` (each as its generator's manifest lists it)."""
+datasets ``siamreid demo`` generates in ``data/`` (each as its generator's manifest lists it)
+and whatever W&B keeps in ``train/wandb/`` (its own tree)."""
+_TRACKER_TREE = ("train", "wandb")
 _DATA = "data"
 # Fields that change neither the weights nor the order of anything a run computes.
 RESUMABLE_FIELDS = frozenset(
@@ -64,6 +76,9 @@ RESUMABLE_FIELDS = frozenset(
         "trainer.runtime.device",
         "trainer.output.progress",
         "trainer.output.tensorboard",
+        "trainer.output.trackers",
+        "trainer.output.experiment",
+        "trainer.output.run_name",
         "trainer.output.keep_checkpoints",
         "trainer.output.out_dir",
         "trainer.output.resume",
@@ -115,6 +130,8 @@ def _owned(relative: PurePosixPath, is_dir: bool) -> bool:
     """Whether a run writes ``relative`` (a folder when ``is_dir``): see :data:`RUN_FILES`."""
     if relative.parts[0] == _DATA and (is_dir or len(relative.parts) > 1):
         return True  # generated datasets: checked against their manifests (_foreign)
+    if relative.parts[:2] == _TRACKER_TREE and len(relative.parts) > 2:
+        return True
     for pattern in RUN_FILES:
         parts = PurePosixPath(pattern).parts
         if pattern.endswith("/") != is_dir or len(parts) != len(relative.parts):
@@ -158,6 +175,44 @@ def clear_run_folder(out: Path) -> None:
             shutil.rmtree(entry)
         else:
             entry.unlink()
+
+
+@contextmanager
+def run_log(out: Path) -> Iterator[Callable[[str], None]]:
+    """Keep ``out/log.txt``: siamreid's log records (INFO and up) and every line given to the
+    function this yields, each stamped with the time, appended (a resumed run continues it).
+
+    The file is opened at the first line, so a run refused before it printed anything leaves
+    no file behind; a run stopped by an error after that ends its log with the error.
+    siamreid's logger is lowered to INFO while the log is kept (and restored after), so the
+    file holds the epoch lines whatever the console shows.
+    """
+    handler = logging.FileHandler(out / LOG_FILE, mode="a", encoding="utf-8", delay=True)
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", _TIME))
+    logger = logging.getLogger("siamreid")
+    level = logger.level
+    if not logger.isEnabledFor(logging.INFO):
+        logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+
+    def write(line: str) -> None:
+        record = {"name": "siamreid.runs", "msg": line, "levelno": logging.INFO}
+        handler.handle(logging.makeLogRecord({**record, "levelname": "INFO"}))
+
+    try:
+        yield write
+    except BaseException as err:
+        if handler.stream is not None:  # the run had started: its log says how it ended
+            write(f"stopped by {type(err).__name__}: {err}".rstrip(": "))
+        raise
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+
+
+_TIME = "%Y-%m-%d %H:%M:%S"
 
 
 def check_resume(out: Path, recipe: Recipe) -> Recipe | None:

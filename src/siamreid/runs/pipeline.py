@@ -1,8 +1,9 @@
 """One training run from a recipe: load data, evaluate, train, evaluate, write the report.
 
 ``siamreid train``, ``siamreid demo`` and ``examples/reproduce_market1501.py`` all run this, so
-they write the same files: ``recipe.yaml``, ``metrics.json``, ``losses.png``, ``ranked.png``,
-``train/`` (checkpoints, ``metrics.jsonl``) and ``model/`` (the trained embedder).
+they write the same files: ``recipe.yaml``, ``log.txt`` (what was printed), ``metrics.json``,
+``losses.png``, ``ranked.png``, ``train/`` (checkpoints, ``metrics.jsonl``) and ``model/`` (the
+trained embedder).
 
 Under ``torchrun`` every process trains, but only rank 0 generates synthetic data, evaluates,
 prints and writes files.
@@ -33,6 +34,7 @@ from siamreid.runs.folder import (
     check_run_folder,
     clear_run_folder,
     holds_run,
+    run_log,
 )
 from siamreid.runs.report import cross_domain_table, rank_gallery, write_report
 from siamreid.training.config import TrainerConfig
@@ -123,17 +125,18 @@ def run_recipe(
     check_run_folder(out, resume=resume, overwrite=overwrite)  # before the lock file is made
     _check_recipe(recipe)
     created, fresh = not out.exists(), not holds_run(out)
-    with writer_lock(out, what="run folder", error=RunFolderError):
+    with writer_lock(out, what="run folder", error=RunFolderError), run_log(out) as note:
+        echo = _tee(echo, note)
         with _undone_on_error(out, fresh=fresh, created=created):
             data, resolved = _prepare(recipe, out, resume=resume, overwrite=overwrite, dist=dist)
             _echo_summaries(data, echo)
             _check_sampling(resolved, data.train)
         report = _train_and_report(resolved, data, out, dist, echo)
-    report["total_seconds"] = time.perf_counter() - start
-    echo(
-        f"wrote {out / 'metrics.json'}, losses.png and ranked.png "
-        f"({report['total_seconds']:.0f} s in all)"
-    )
+        report["total_seconds"] = time.perf_counter() - start
+        echo(
+            f"wrote {out / 'metrics.json'}, losses.png and ranked.png "
+            f"({report['total_seconds']:.0f} s in all)"
+        )
     return report
 
 
@@ -160,6 +163,16 @@ def _check_sampling(recipe: Recipe, train: ReidSplits) -> None:
             f"({train.name}) has {train.num_train_pids}; nothing was trained or kept. Lower "
             f"trainer.sampling.p to at most {train.num_train_pids}, or train on more identities."
         )
+
+
+def _tee(echo: Callable[[str], Any], note: Callable[[str], None]) -> Callable[[str], None]:
+    """``echo`` that also writes each line to the run's log.txt."""
+
+    def both(line: str) -> None:
+        echo(line)
+        note(line)
+
+    return both
 
 
 def _train_alongside(recipe: Recipe, out: Path, *, resume: bool, dist: DistContext) -> None:
@@ -241,7 +254,10 @@ def _resolved(recipe: Recipe, splits: ReidSplits, out: Path, resume: bool) -> Re
     model_cfg = recipe.model
     if model_cfg.num_classes == 0 and any(t.needs_classes for t in recipe.trainer.losses):
         model_cfg = replace(model_cfg, num_classes=splits.num_train_pids)
-    trainer_cfg = _with_output(recipe.trainer, out_dir=str(out / "train"), resume=resume)
+    run_name = recipe.trainer.output.run_name or out.resolve().name  # the trackers' run name
+    trainer_cfg = _with_output(
+        recipe.trainer, out_dir=str(out / "train"), resume=resume, run_name=run_name
+    )
     return replace(recipe, model=model_cfg, trainer=trainer_cfg)
 
 
@@ -264,6 +280,7 @@ def _train_and_report(
     train_start = time.perf_counter()
     history = trainer.fit(data.train.train, _first_test(data))
     train_seconds = time.perf_counter() - train_start
+    model_epoch = _choose_model(trainer, resolved, history, echo)
     after = _evaluate(trainer, data, "after training: ", echo)
     report = _write_run_report(
         resolved,
@@ -274,12 +291,30 @@ def _train_and_report(
         after=after,
         history=history,
         train_seconds=train_seconds,
+        model_epoch=model_epoch,
     )
     model.save_pretrained(out / "model")
     if not resolved.data.is_single:
         trained_on = " + ".join(s.label for s in resolved.data.train_sources)
         echo(cross_domain_table({k: v.metrics for k, v in after.items()}, trained_on=trained_on))
     return report
+
+
+def _choose_model(
+    trainer: Trainer, resolved: Recipe, history: History, echo: Callable[[str], Any]
+) -> int:
+    """The epoch whose weights the run keeps in ``model/`` and reports as "after training":
+    the best validated one with ``trainer.output.keep_best``, else the last."""
+    last = history[-1].epoch if len(history) else 0
+    best = history.best()
+    if not resolved.trainer.output.keep_best or best is None:
+        return last
+    epoch = trainer.load_best()
+    echo(
+        f"best epoch: {epoch} of {last} (validation mAP {best.mAP:.3f}); the run keeps its "
+        "weights (trainer.output.keep_best)"
+    )
+    return epoch
 
 
 def _first_test(data: TrainTestSplits) -> ReidSplits:
@@ -309,9 +344,12 @@ def _write_run_report(
     after: dict[str, ValidationResult],
     history: History,
     train_seconds: float,
+    model_epoch: int,
 ) -> dict[str, Any]:
     """:func:`write_report` for the first test set, with the ranked gallery and every set."""
     first, val = next(iter(data.tests.items()))
+    best = history.best()
+    mAP = after[first].metrics.mAP  # noqa: N806 - the field name every re-id paper uses
     ranked = rank_gallery(
         after[first].query_embeddings,
         after[first].gallery_embeddings,
@@ -332,7 +370,11 @@ def _write_run_report(
             "backbone": resolved.model.backbone,
             "input_size": list(resolved.model.input_size),
             "train_sets": [s.label for s in resolved.data.train_sources],
+            "model_epoch": model_epoch,
+            "best_epoch": None if best is None else best.epoch,
+            "keep_best": resolved.trainer.output.keep_best,
         },
+        title=f"{resolved.model.backbone}, epoch {model_epoch}, {first} test set: mAP {mAP:.3f}",
         model=model,
         test_sets={label: (before[label].metrics, after[label].metrics) for label in after},
     )

@@ -81,6 +81,7 @@ def write_report(
     extra: dict[str, Any] | None = None,
     model: SiameseEmbedder | None = None,
     test_sets: Mapping[str, tuple[RankMetrics, RankMetrics]] | None = None,
+    title: str | None = None,
 ) -> dict[str, Any]:
     """Write ``metrics.json``, ``losses.png`` and (with ``ranked``) ``ranked.png``.
 
@@ -88,7 +89,9 @@ def write_report(
     gives every test set's ``(before, after)`` by label, written under ``test_sets``.
 
     With ``model`` as well, ``actmaps.png`` shows what the backbone looks at in the ranked
-    queries (:func:`~siamreid.viz.plot_activation_maps`).
+    queries (:func:`~siamreid.viz.plot_activation_maps`). ``title`` heads ``ranked.png`` (the
+    model, its epoch, the test set and its mAP); each of its rows names the query's person and
+    camera.
 
     Returns:
         The content of ``metrics.json``.
@@ -99,7 +102,7 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     report = _metrics_record(before, after, history, train_seconds, extra, test_sets)
     atomic_write_json(out / "metrics.json", report)
-    _draw(out, history, ranked, query, gallery, model)
+    _draw(out, history, ranked, query, gallery, model, title)
     return report
 
 
@@ -136,6 +139,7 @@ def _draw(
     query: list[ReidSample] | None,
     gallery: list[ReidSample] | None,
     model: SiameseEmbedder | None,
+    title: str | None = None,
 ) -> None:
     """``losses.png``; with the ranked matches ``ranked.png``; with the model ``actmaps.png``."""
     import matplotlib.pyplot as plt
@@ -152,10 +156,17 @@ def _draw(
         ranked.correct,
         out / "ranked.png",
         distances=ranked.distances,
+        title=title,
+        query_labels=[_person(query[i]) for i in ranked.query_rows],
     )
     plt.close(fig)
     if model is not None:
         plt.close(plot_activation_maps(model, queries, out / "actmaps.png"))
+
+
+def _person(sample: ReidSample) -> str:
+    """``id 12 c3``: who a query is (camera 1-based, as ``siamreid search`` prints it)."""
+    return f"id {sample.pid}" + ("" if sample.camid is None else f" c{sample.camid + 1}")
 
 
 _TABLE_COLUMNS = (("Rank-1", "rank1"), ("Rank-5", "rank5"), ("Rank-10", "rank10"))

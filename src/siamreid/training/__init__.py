@@ -12,7 +12,7 @@ from siamreid.training.config import (
 )
 from siamreid.training.distributed import DistContext
 from siamreid.training.history import EpochRecord, History
-from siamreid.training.tensorboard import TensorBoardLogger
+from siamreid.training.loggers import MLflowLogger, RunLogger, TensorBoardLogger, WandbLogger
 from siamreid.training.trainer import Trainer
 from siamreid.training.validation import ValidationResult
 
@@ -21,8 +21,10 @@ __all__ = [
     "DistContext",
     "EpochRecord",
     "History",
+    "MLflowLogger",
     "OptimConfig",
     "OutputConfig",
+    "RunLogger",
     "RuntimeConfig",
     "SamplingConfig",
     "ScheduleConfig",
@@ -30,6 +32,7 @@ __all__ = [
     "Trainer",
     "TrainerConfig",
     "ValidationResult",
+    "WandbLogger",
     "default_losses",
     "load_checkpoint",
     "save_checkpoint",

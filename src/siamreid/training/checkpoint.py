@@ -6,10 +6,14 @@ Layout under ``<out_dir>/checkpoints/``::
     epoch_0003/state.pt            optimizer, scheduler, progress (tensors and plain data only)
     epoch_0003/meta.json           backbone, embedding size, classes, epoch, step
     latest.json                    which folder is the last complete checkpoint
+    best_epoch_0002/               with keep_best: the weights of the best validated epoch
+    best.json                      which folder that is, its epoch and validation mAP
 
 A checkpoint folder is written under a temporary name and renamed when complete; ``latest.json``
-is replaced atomically afterwards. A process killed at any moment leaves the previous checkpoint
-intact and ``latest.json`` pointing at it.
+(and ``best.json``) is replaced atomically afterwards. A process killed at any moment leaves the
+previous checkpoint intact and ``latest.json`` pointing at it. The best copy holds the model
+weights and ``meta.json`` (its ``state.pt`` is empty): it is a model to keep, not a point to
+resume from.
 """
 
 from __future__ import annotations
@@ -37,10 +41,19 @@ from siamreid._io import (
 from siamreid._paths import resolve_inside
 from siamreid.errors import CheckpointError
 
-__all__ = ["Checkpoint", "find_latest", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "Checkpoint",
+    "find_best",
+    "find_latest",
+    "load_checkpoint",
+    "save_best",
+    "save_checkpoint",
+]
 
 FORMAT_VERSION = 1
 _LATEST = "latest.json"
+_BEST = "best.json"
+_BEST_PREFIX = "best_"
 
 
 @dataclass(frozen=True)
@@ -91,9 +104,23 @@ def save_checkpoint(
         The checkpoint folder.
     """
     root = Path(root)
+    name = f"epoch_{int(meta['epoch']):04d}" + (f"_step_{meta['step']}" if meta.get("step") else "")
+    final = _write_folder(root, name, model_state, train_state, meta)
+    atomic_write_json(root / _LATEST, {"path": name, "epoch": meta["epoch"]})
+    _prune(root, keep, final)
+    return final
+
+
+def _write_folder(
+    root: Path,
+    name: str,
+    model_state: dict[str, torch.Tensor],
+    train_state: dict[str, Any],
+    meta: dict[str, Any],
+) -> Path:
+    """Write ``root/name`` under a temporary name and rename it when complete."""
     root.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(root)  # what a killed save left (a checkpoints folder has one writer)
-    name = f"epoch_{int(meta['epoch']):04d}" + (f"_step_{meta['step']}" if meta.get("step") else "")
     final = root / name
     tmp = temp_dir(final)
     try:
@@ -113,8 +140,32 @@ def save_checkpoint(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    atomic_write_json(root / _LATEST, {"path": name, "epoch": meta["epoch"]})
-    _prune(root, keep, final)
+    return final
+
+
+def save_best(
+    root: str | os.PathLike[str], *, model_state: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> Path:
+    """Keep ``model_state`` as the best checkpoint: ``best_epoch_NNNN/``, named by ``best.json``.
+
+    Written like :func:`save_checkpoint` (complete folder first, then the pointer); the previous
+    best folder is removed only after ``best.json`` names the new one.
+
+    Args:
+        root: The ``checkpoints`` folder.
+        model_state: Model weights.
+        meta: Must hold ``epoch`` and ``mAP`` (the validation mAP it was chosen by).
+
+    Returns:
+        The best checkpoint's folder.
+    """
+    root = Path(root)
+    name = f"{_BEST_PREFIX}epoch_{int(meta['epoch']):04d}"
+    final = _write_folder(root, name, model_state, {}, meta)
+    atomic_write_json(root / _BEST, {"path": name, "epoch": meta["epoch"], "mAP": meta["mAP"]})
+    for old in root.iterdir():
+        if old.is_dir() and old.name.startswith(_BEST_PREFIX) and old != final:
+            shutil.rmtree(old, ignore_errors=True)
     return final
 
 
@@ -135,7 +186,15 @@ def find_latest(root: str | os.PathLike[str]) -> Path | None:
         CheckpointError: ``latest.json`` is corrupt, or names a folder outside ``root`` (an
             absolute path, ``..``, or a link leading out): a resume reads only its own run.
     """
-    pointer = Path(root) / _LATEST
+    return _follow(Path(root) / _LATEST)
+
+
+def find_best(root: str | os.PathLike[str]) -> Path | None:
+    """The folder ``best.json`` names (see :func:`save_best`), or ``None`` when there is none."""
+    return _follow(Path(root) / _BEST)
+
+
+def _follow(pointer: Path) -> Path | None:
     if not pointer.is_file():
         return None
     try:
@@ -148,10 +207,10 @@ def find_latest(root: str | os.PathLike[str]) -> Path | None:
             "existing epoch_* folder."
         ) from err
     return resolve_inside(
-        Path(root),
+        pointer.parent,
         name,
         where=f"{str(pointer)!r}, field 'path'",
-        fix=f"It must name one of the epoch_* folders beside it; point it at one, or delete "
+        fix=f"It must name one of the checkpoint folders beside it; point it at one, or delete "
         f"{pointer.name} to start over.",
         error=CheckpointError,
         links_may_leave=False,

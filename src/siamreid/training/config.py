@@ -18,18 +18,23 @@ from siamreid.losses import LossTermConfig
 
 __all__ = [
     "MOVED_KEYS",
+    "TRACKERS",
     "OptimConfig",
     "OutputConfig",
     "Precision",
     "RuntimeConfig",
     "SamplingConfig",
     "ScheduleConfig",
+    "Tracker",
     "TrainerConfig",
     "default_losses",
     "moved_key_message",
 ]
 
 Precision = Literal["fp32", "bf16", "fp16"]
+Tracker = Literal["tensorboard", "mlflow", "wandb"]
+#: The experiment trackers :class:`OutputConfig` ``trackers`` may name.
+TRACKERS: tuple[Tracker, ...] = ("tensorboard", "mlflow", "wandb")
 
 
 def default_losses() -> tuple[LossTermConfig, ...]:
@@ -175,6 +180,14 @@ class OutputConfig:
         tensorboard: Write TensorBoard scalars to ``out_dir/tensorboard``: ``None`` when the
             ``tensorboard`` package is installed, ``True`` always (an error if it is missing),
             ``False`` never.
+        keep_best: Also keep the weights of the epoch with the best validation mAP
+            (``checkpoints/best_epoch_NNNN``); ties keep the earlier epoch.
+        trackers: Experiment trackers to log each epoch to, each through its own library:
+            ``"tensorboard"`` (as ``tensorboard=True``), ``"mlflow"``, ``"wandb"``. Each needs
+            its extra (``pip install 'siamreid[mlflow]'``) and is configured by its own
+            environment variables (``MLFLOW_TRACKING_URI``, ``WANDB_MODE``...).
+        experiment: The MLflow experiment and the W&B project the runs are logged under.
+        run_name: The run's name in the trackers (``None``: the name of ``out_dir``).
     """
 
     out_dir: str | None = None
@@ -182,11 +195,26 @@ class OutputConfig:
     keep_checkpoints: int = 2
     progress: bool = True
     tensorboard: bool | None = None
+    keep_best: bool = False
+    trackers: tuple[Tracker, ...] = ()
+    experiment: str = "siamreid"
+    run_name: str | None = None
 
     def __post_init__(self) -> None:
         _positive("OutputConfig", "keep_checkpoints", self.keep_checkpoints)
         if self.resume and self.out_dir is None:
             raise ConfigError("OutputConfig.resume=True needs out_dir, where checkpoints live.")
+        object.__setattr__(self, "trackers", tuple(self.trackers))
+        for tracker in self.trackers:
+            _choice("OutputConfig", "trackers", tracker, TRACKERS)
+        if len(set(self.trackers)) != len(self.trackers):
+            raise ConfigError(f"OutputConfig.trackers names one twice: {list(self.trackers)}.")
+        if "tensorboard" in self.trackers and self.tensorboard is False:
+            raise ConfigError(
+                "OutputConfig.trackers asks for 'tensorboard' but tensorboard=False; drop one."
+            )
+        if not self.experiment:
+            raise ConfigError("OutputConfig.experiment is empty; name the experiment/project.")
 
 
 #: Where each key of the earlier flat ``TrainerConfig`` lives now (relative to ``trainer``).

@@ -65,6 +65,29 @@ class EpochRecord:
     mINP: float | None = None  # noqa: N815
     triplet_accuracy: float | None = None
 
+    def describe(self, epochs: int | None = None) -> str:
+        """The epoch's line, as ``siamreid train`` prints it: losses, lr, speed, validation.
+
+        Example:
+            >>> EpochRecord(3, 1.25, {"triplet": 0.5}, 3.5e-4, 410.0, 12.0).describe(10)
+            'epoch 3/10  loss 1.2500 (triplet 0.5000)  lr 3.50e-04  410 img/s  12 s'
+        """
+        terms = ", ".join(f"{name} {value:.4f}" for name, value in self.train_terms.items())
+        parts = [
+            f"epoch {self.epoch}" + ("" if epochs is None else f"/{epochs}"),
+            f"loss {self.train_loss:.4f}" + (f" ({terms})" if terms else ""),
+            f"lr {self.lr:.2e}",
+            f"{self.images_per_second:.0f} img/s",
+            f"{self.epoch_seconds:.0f} s",
+        ]
+        if self.skipped_batches:
+            parts.append(f"{self.skipped_batches} batches skipped")
+        if self.val_loss is not None and math.isfinite(self.val_loss):
+            parts.append(f"val loss {self.val_loss:.4f}")
+        if self.rank1 is not None and self.mAP is not None:
+            parts.append(f"val rank1 {self.rank1:.3f} mAP {self.mAP:.3f}")
+        return "  ".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (non-finite numbers become ``None``)."""
         return {k: _finite(v) for k, v in asdict(self).items()}
@@ -112,6 +135,11 @@ class History:
                 fh.write(json.dumps(record.to_dict()) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
+
+    def best(self) -> EpochRecord | None:
+        """The validated epoch with the highest mAP (ties: the earlier), or ``None``."""
+        scored = [r for r in self.records if r.mAP is not None and math.isfinite(r.mAP)]
+        return max(scored, key=lambda r: r.mAP or 0.0, default=None)  # max keeps the first
 
     def column(self, name: str) -> list[float | None]:
         """One field across epochs, e.g. ``history.column("val_loss")``."""

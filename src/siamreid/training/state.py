@@ -23,12 +23,14 @@ from siamreid.errors import CheckpointError
 from siamreid.models.embedder import SiameseEmbedder
 from siamreid.training import checkpoint as ckpt
 from siamreid.training.config import TrainerConfig
-from siamreid.training.history import History
+from siamreid.training.history import EpochRecord, History
 
 __all__ = [
     "Resumed",
     "TrainState",
     "config_to_dict",
+    "keep_if_best",
+    "load_best",
     "model_meta",
     "resume_state",
     "save_state",
@@ -151,6 +153,47 @@ def _load_loss_state(loss: nn.Module | None, saved: dict[str, Any], path: Path) 
             f"{str(path)!r} was made with other loss terms ({err}); resume with the run's own "
             "recipe, or start the run again in a new folder."
         ) from None
+
+
+def keep_if_best(
+    out_dir: Path, model: SiameseEmbedder, history: History, record: EpochRecord
+) -> bool:
+    """Save ``model`` as the best checkpoint when ``record`` beats every earlier epoch's mAP.
+
+    Called before the epoch's own checkpoint: a run killed between the two replays the epoch
+    on resume (bit for bit) and keeps it again, so ``best.json`` always names the best epoch
+    of the checkpointed history.
+
+    Returns:
+        Whether ``record`` is the new best.
+    """
+    best = history.best()
+    if record.mAP is None or (best is not None and not record.mAP > (best.mAP or 0.0)):
+        return False
+    meta = {**model_meta(model, record.epoch, 0), "mAP": record.mAP, "rank1": record.rank1}
+    ckpt.save_best(out_dir / CHECKPOINTS, model_state=model.state_dict(), meta=meta)
+    return True
+
+
+def load_best(out_dir: Path, model: SiameseEmbedder) -> int:
+    """Load the best checkpoint's weights (:func:`keep_if_best`) into ``model``.
+
+    Returns:
+        The epoch they are from.
+
+    Raises:
+        CheckpointError: There is no best checkpoint, or it is corrupt or of another model.
+    """
+    best = ckpt.find_best(out_dir / CHECKPOINTS)
+    if best is None:
+        raise CheckpointError(
+            f"{str(out_dir / CHECKPOINTS)!r} holds no best checkpoint (best.json): the run was "
+            "not validated with keep_best=True. Use the last weights instead."
+        )
+    saved = ckpt.load_checkpoint(best)
+    ckpt.check_compatible(saved.meta, model_meta(model, 0, 0), best)
+    model.load_state_dict(saved.model_state)
+    return saved.epoch
 
 
 def write_run_files(out_dir: Path, history: History, resolved: dict[str, Any]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,15 +33,17 @@ from siamreid.training.loaders import (
     seeded_rng,
     split_batch,
 )
+from siamreid.training.loggers import RunLogger, open_loggers
 from siamreid.training.optim import build_optimizer, build_scheduler
 from siamreid.training.state import (
     TrainState,
     config_to_dict,
+    keep_if_best,
+    load_best,
     resume_state,
     save_state,
     write_run_files,
 )
-from siamreid.training.tensorboard import TensorBoardLogger, open_tensorboard
 from siamreid.training.validation import ValidationResult, validate
 
 __all__ = ["Trainer"]
@@ -104,7 +105,7 @@ class Trainer:
         )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=runtime.precision == "fp16")
         self.skipped_batches = 0
-        self._tensorboard: TensorBoardLogger | None = None
+        self._loggers: list[RunLogger] = []
 
     # ----------------------------------------------------------------------------- public API
     @property
@@ -128,7 +129,7 @@ class Trainer:
                 checkpoint is left intact.
             KeyboardInterrupt: After saving a checkpoint of the interrupted epoch.
         """
-        self._check_inputs(train)
+        self._check_inputs(train, val)
         dataset = self._train_dataset(train)
         pids = [s.pid for s in train]
         start_epoch, start_step = self._maybe_resume()
@@ -137,9 +138,12 @@ class Trainer:
         loader = make_loader(
             dataset, plan, num_workers=self.num_workers, pin_memory=self.device.type == "cuda"
         )
-        if self.dist.is_main and self.out_dir is not None:
-            self._tensorboard = open_tensorboard(
-                self.config.output.tensorboard, self.out_dir / "tensorboard", start_epoch + 1
+        if self.dist.is_main:
+            self._loggers = open_loggers(
+                self.config.output,
+                self.out_dir,
+                first_epoch=start_epoch + 1,
+                run_config=self._resolved_config(),
             )
         try:
             with StopRequest() as stop:
@@ -152,10 +156,23 @@ class Trainer:
                     result = self._maybe_validate(epoch, val)
                     self._finish_epoch(epoch, stats, result)
         finally:
-            if self._tensorboard is not None:
-                self._tensorboard.close()
-                self._tensorboard = None
+            for logger in self._loggers:
+                logger.close()
+            self._loggers = []
         return self.history
+
+    def load_best(self) -> int:
+        """Load the weights of the best validated epoch (kept with ``output.keep_best``).
+
+        Returns:
+            The epoch they are from.
+
+        Raises:
+            CheckpointError: The run kept no best checkpoint.
+        """
+        if self.out_dir is None:
+            raise ConfigError("Trainer.load_best needs OutputConfig.out_dir and keep_best=True.")
+        return load_best(self.out_dir, self.model)
 
     def validate(self, splits: ReidSplits) -> ValidationResult:
         """Everything measured on held-out identities: Rank-k/mAP/mINP of ``splits.query``
@@ -183,9 +200,14 @@ class Trainer:
         return self.validate(splits).metrics
 
     # ----------------------------------------------------------------------------- set-up
-    def _check_inputs(self, train: Sequence[ReidSample]) -> None:
+    def _check_inputs(self, train: Sequence[ReidSample], val: ReidSplits | None) -> None:
         if not train:
             raise ConfigError("Trainer.fit got an empty training set; pass splits.train.")
+        if self.config.output.keep_best and (val is None or self.out_dir is None):
+            raise ConfigError(
+                "OutputConfig.keep_best=True keeps the best validated epoch: pass the held-out "
+                "splits to Trainer.fit(train, val) and set OutputConfig.out_dir."
+            )
         num_pids = len({s.pid for s in train})
         self.loss_fn.check_classes(self.model.config.num_classes, num_pids)
         if self.config.sampling.kind == "pk" and num_pids < 2:
@@ -336,13 +358,16 @@ class Trainer:
             mINP=None if result is None else float(result.metrics.mINP),
             triplet_accuracy=None if result is None else result.triplet_accuracy,
         )
+        best = False
+        if self.config.output.keep_best and self.out_dir is not None and self.dist.is_main:
+            best = keep_if_best(self.out_dir, self.model, self.history, record)
         jsonl = self.out_dir / "metrics.jsonl" if self.out_dir and self.dist.is_main else None
         self.history.append(record, jsonl)
-        if self._tensorboard is not None:
-            self._tensorboard.log(record)
+        for logger in self._loggers:
+            logger.log(record)
         self._save(epoch + 1, step=0)
         if self.dist.is_main:
-            log.info("epoch %d: %s", epoch + 1, _describe(record))
+            log.info("%s%s", record.describe(self.config.epochs), "  (best so far)" if best else "")
 
     # ----------------------------------------------------------------------------- checkpoints
     def _save(self, epoch: int, step: int) -> None:
@@ -373,8 +398,10 @@ class Trainer:
     def _write_run_files(self) -> None:
         if self.out_dir is None or not self.dist.is_main:
             return
-        resolved = {"model": self.model.config.to_dict(), "trainer": config_to_dict(self.config)}
-        write_run_files(self.out_dir, self.history, resolved)
+        write_run_files(self.out_dir, self.history, self._resolved_config())
+
+    def _resolved_config(self) -> dict[str, Any]:
+        return {"model": self.model.config.to_dict(), "trainer": config_to_dict(self.config)}
 
 
 class _TrainForward(nn.Module):
@@ -386,12 +413,3 @@ class _TrainForward(nn.Module):
 
     def forward(self, images: torch.Tensor) -> HeadOutput:
         return self.model.forward_train(images)
-
-
-def _describe(record: EpochRecord) -> str:
-    parts = [f"loss {record.train_loss:.4f}", f"{record.images_per_second:.1f} img/s"]
-    if record.val_loss is not None and not math.isnan(record.val_loss):
-        parts.append(f"val_loss {record.val_loss:.4f}")
-    if record.mAP is not None:
-        parts.append(f"rank1 {record.rank1:.3f} mAP {record.mAP:.3f}")
-    return ", ".join(parts)

@@ -1,29 +1,27 @@
-"""Optional TensorBoard scalars of the per-epoch history (needs the ``tensorboard`` package)."""
+"""TensorBoard scalars of the per-epoch history (needs the ``tensorboard`` package)."""
 
 from __future__ import annotations
 
-import importlib.util
-import math
 import os
 from typing import Any
 
 from siamreid.errors import ConfigError
 from siamreid.training.history import EpochRecord
+from siamreid.training.loggers.base import installed, scalars
 
 __all__ = ["TensorBoardLogger", "open_tensorboard", "tensorboard_available"]
 
 
 def tensorboard_available() -> bool:
     """Whether the ``tensorboard`` package, which ``torch.utils.tensorboard`` needs, is there."""
-    return importlib.util.find_spec("tensorboard") is not None
+    return installed("tensorboard")
 
 
 class TensorBoardLogger:
     """Writes each :class:`EpochRecord` as scalars, with the 1-based epoch as the step.
 
-    Tags: ``loss/train``, ``loss/train_<term>``, ``loss/val``, ``loss/val_<term>``, ``val/rank1``,
-    ``val/mAP``, ``val/mINP``, ``val/triplet_accuracy``, ``train/lr``,
-    ``train/images_per_second``, ``train/epoch_seconds`` and ``train/skipped_batches``.
+    Tags: the names of :func:`~siamreid.training.loggers.base.scalars` (``loss/train``,
+    ``val/mAP``, ``train/lr``...).
 
     Args:
         log_dir: Folder of the event files.
@@ -42,9 +40,8 @@ class TensorBoardLogger:
 
     def log(self, record: EpochRecord) -> None:
         """Add one epoch's numbers (``None`` and non-finite values are left out)."""
-        for tag, value in _scalars(record).items():
-            if value is not None and math.isfinite(value):
-                self._writer.add_scalar(tag, value, record.epoch)
+        for tag, value in scalars(record).items():
+            self._writer.add_scalar(tag, value, record.epoch)
         self._writer.flush()
 
     def close(self) -> None:
@@ -56,24 +53,6 @@ class TensorBoardLogger:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-def _scalars(record: EpochRecord) -> dict[str, float | None]:
-    scalars: dict[str, float | None] = {
-        "loss/train": record.train_loss,
-        "loss/val": record.val_loss,
-        "val/rank1": record.rank1,
-        "val/mAP": record.mAP,
-        "val/mINP": record.mINP,
-        "val/triplet_accuracy": record.triplet_accuracy,
-        "train/lr": record.lr,
-        "train/images_per_second": record.images_per_second,
-        "train/epoch_seconds": record.epoch_seconds,
-        "train/skipped_batches": float(record.skipped_batches),
-    }
-    scalars.update({f"loss/train_{k}": v for k, v in record.train_terms.items()})
-    scalars.update({f"loss/val_{k}": v for k, v in record.val_terms.items()})
-    return scalars
 
 
 def open_tensorboard(
