@@ -57,7 +57,7 @@ table: HNSW filtered by camera found 0.89 of the exact filtered neighbours (a fi
 graph paths; `index="flat"`, or a larger `ef_search`, keeps filtered search exact), and
 milvus-lite's brute force holds a `[queries, rows, dim]` array, so `MilvusBackend` bounds the
 queries per request against an embedded store. If embedded speed matters more than testing the
-server's index kinds, a Qdrant backend is one module (`siamreid.retrieval.vectordb`)."""
+server's index kinds, a Qdrant backend is one module (`siamreid.retrieval.backends.milvus`)."""
 
 
 def data(size: int, seed: int = 0) -> dict[str, Any]:

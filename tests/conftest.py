@@ -21,9 +21,9 @@ import torch
 
 import quick_training
 from quick_training import QuickConfig
-from siamreid.data.market1501 import Market1501
+from siamreid.data.datasets.market1501 import Market1501
 from siamreid.data.samples import ReidSplits
-from siamreid.data.synthetic import make_synthetic_market
+from siamreid.data.synthetic.market import make_synthetic_market
 from siamreid.models import SiameseEmbedder
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import pytest
 
 from siamreid._paths import escape_reason, foreign_entries, lies_inside, resolve_inside
 from siamreid.errors import CheckpointError, DatasetLayoutError
-from siamreid.retrieval.bundle_layout import opens_inside
+from siamreid.retrieval.bundle.layout import opens_inside
 
 
 @pytest.mark.parametrize(

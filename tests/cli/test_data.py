@@ -12,10 +12,10 @@ import pytest
 from cli_runner import Runner
 
 from siamreid.cli.main import build_parser
-from siamreid.data.market1501 import MARKET1501_FOLDER, Market1501
-from siamreid.data.published import SYNTHETIC_MARKER, count_split
+from siamreid.data.datasets.market1501 import MARKET1501_FOLDER, Market1501
+from siamreid.data.datasets.published import SYNTHETIC_MARKER, count_split
 from siamreid.data.samples import ReidSplits
-from siamreid.data.synthetic_mot import make_synthetic_mot
+from siamreid.data.synthetic.mot import make_synthetic_mot
 
 
 def _siamreid(*args: object) -> subprocess.CompletedProcess[str]:

@@ -12,9 +12,9 @@ import pytest
 import torch
 from cli_runner import Runner
 
-from siamreid.data.market1501 import Market1501
+from siamreid.data.datasets.market1501 import Market1501
 from siamreid.data.samples import ReidSplits
-from siamreid.data.synthetic import make_synthetic_market
+from siamreid.data.synthetic.market import make_synthetic_market
 from siamreid.evaluation import evaluate_features, evaluate_rank, re_rank_features
 from siamreid.models import SiameseEmbedder
 

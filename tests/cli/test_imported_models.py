@@ -13,9 +13,9 @@ import torch
 from cli_runner import Runner
 from PIL import Image
 
-from siamreid.data.market1501 import Market1501
+from siamreid.data.datasets.market1501 import Market1501
 from siamreid.data.samples import ReidSplits
-from siamreid.data.synthetic import make_synthetic_market
+from siamreid.data.synthetic.market import make_synthetic_market
 from siamreid.evaluation import (
     calibrate_threshold,
     evaluate_features,

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from cli_runner import Runner
 
-from siamreid.data.market1501 import parse_market1501_name
+from siamreid.data.datasets.market1501 import parse_market1501_name
 from siamreid.models import SiameseEmbedder, load_pretrained
 from siamreid.retrieval import Retriever
 

@@ -11,7 +11,7 @@ import torch
 from cli_runner import Runner
 
 from siamreid import viz
-from siamreid.data.market1501 import parse_market1501_name
+from siamreid.data.datasets.market1501 import parse_market1501_name
 from siamreid.models import SiameseEmbedder
 from siamreid.retrieval import Retriever
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cli_runner import Runner
 
-from siamreid.data._mot_format import parse_gt
+from siamreid.data.datasets._mot_format import parse_gt
 
 SMALL = ("--sequences", "2", "--frames", "3", "--people", "2")
 

@@ -14,8 +14,8 @@ import siamreid.data
 from siamreid.data import config as config_module
 from siamreid.data import registry as registry_module
 from siamreid.data.config import DataConfig, DatasetSource
-from siamreid.data.folder import ImageFolderReid
-from siamreid.data.published import PublishedCounts
+from siamreid.data.datasets.folder import ImageFolderReid
+from siamreid.data.datasets.published import PublishedCounts
 from siamreid.data.registry import (
     DATASETS,
     DatasetName,

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from siamreid.data.datasets import ReidImageDataset, TripletDataset
 from siamreid.data.images import load_image
 from siamreid.data.samples import ReidSample, ReidSplits
+from siamreid.data.torch_data import ReidImageDataset, TripletDataset
 from siamreid.data.transforms import TransformConfig, build_eval_transform
 from siamreid.errors import ConfigError, DatasetLayoutError, ImageLoadError
 
@@ -80,7 +80,7 @@ def test_skip_replaces_by_the_next_image_of_the_same_identity_and_counts(
         ReidSample(files["good3"], 2, 1),
     ]
     ds = ReidImageDataset(samples, TRANSFORM, on_bad_image="skip")
-    with caplog.at_level(logging.WARNING, logger="siamreid.data.datasets"):
+    with caplog.at_level(logging.WARNING, logger="siamreid.data.torch_data"):
         image, pid, camid = ds[1]
     assert (_value(image), pid, camid) == (120, 2, 1)  # good3: next readable image of pid 2
     assert ds.num_skipped == 2

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from siamreid.data.cuhk03np import format_cuhk03np_name
-from siamreid.data.dukemtmc import format_dukemtmc_name
-from siamreid.data.market1501 import format_market1501_name
-from siamreid.data.msmt17 import format_msmt17_name
+from siamreid.data.datasets.cuhk03np import format_cuhk03np_name
+from siamreid.data.datasets.dukemtmc import format_dukemtmc_name
+from siamreid.data.datasets.market1501 import format_market1501_name
+from siamreid.data.datasets.msmt17 import format_msmt17_name
 
 # split folder -> pids; each pid is seen by cameras 0 and 1
 _MARKET_STYLE = {"bounding_box_train": (1, 2, 3), "query": (4, 5), "bounding_box_test": (4, 5, 6)}

@@ -21,7 +21,7 @@ import pytest
 import torch
 from PIL import Image
 
-from siamreid.data.synthetic_mot import make_synthetic_mot
+from siamreid.data.synthetic.mot import make_synthetic_mot
 from siamreid.errors import ExportError
 from siamreid.export import to_boxmot, to_onnx, verify_onnx, write_boxmot_metadata
 from siamreid.export._normalisation import InputRenorm

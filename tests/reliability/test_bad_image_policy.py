@@ -17,10 +17,10 @@ import torch
 
 from quick_training import QuickConfig
 from siamreid.data import DataConfig, apply_bad_image_policy
-from siamreid.data.datasets import unreadable_images
-from siamreid.data.market1501 import Market1501
+from siamreid.data.datasets.market1501 import Market1501
 from siamreid.data.samples import ReidSplits
-from siamreid.data.synthetic import make_synthetic_market
+from siamreid.data.synthetic.market import make_synthetic_market
+from siamreid.data.torch_data import unreadable_images
 from siamreid.errors import ConfigError, ImageLoadError
 from siamreid.losses import LossTermConfig
 from siamreid.models import SiameseEmbedder
@@ -59,7 +59,7 @@ def test_skip_drops_bad_files_from_every_split(
     broken: tuple[ReidSplits, list[Path]], caplog: pytest.LogCaptureFixture
 ) -> None:
     splits, bad = broken
-    with caplog.at_level(logging.WARNING, logger="siamreid.data.datasets"):
+    with caplog.at_level(logging.WARNING, logger="siamreid.data.torch_data"):
         kept = apply_bad_image_policy(splits, "skip", workers=2)
     paths = {s.path for s in (*kept.train, *kept.query, *kept.gallery)}
     assert not paths & set(bad)

@@ -41,7 +41,7 @@ def _counted(splits: object) -> list[Path]:
 
 def test_no_image_is_counted_twice(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     root = _linked_tree(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="siamreid.data.folder"):
+    with caplog.at_level(logging.WARNING, logger="siamreid.data.datasets.folder"):
         splits = ImageFolderReid(root, train_fraction=0.5, seed=0).load()
     paths = _counted(splits)
     assert len(paths) == 12  # 4 identities x 3 images, each once

@@ -10,8 +10,8 @@ from reference_knn import FakeEmbedder
 
 from siamreid.errors import ConfigError, IndexFormatError
 from siamreid.retrieval import Retriever
+from siamreid.retrieval.bundle.storage import IndexMeta
 from siamreid.retrieval.embedders import Embedder, check_embedder, weights_digest
-from siamreid.retrieval.storage import IndexMeta
 
 
 def test_an_object_without_embed_is_rejected_as_embedder() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from siamreid._io import LOCK_FILE
-from siamreid.data.synthetic import make_synthetic_market
+from siamreid.data.synthetic.market import make_synthetic_market
 from siamreid.errors import RunFolderError
 from siamreid.runs.folder import (
     LOG_FILE,

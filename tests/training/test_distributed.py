@@ -21,7 +21,7 @@ _SCRIPT = textwrap.dedent(
     """
     import sys
     import torch
-    from siamreid.data.market1501 import Market1501
+    from siamreid.data.datasets.market1501 import Market1501
     from siamreid.models import SiameseEmbedder
     from siamreid.training import (
         OptimConfig, OutputConfig, RuntimeConfig, SamplingConfig, ScheduleConfig, Trainer,

@@ -20,8 +20,8 @@ from PIL import Image
 from torch import nn
 
 from quick_training import QUICK_CONFIG
-from siamreid.data.datasets import ReidImageDataset
 from siamreid.data.samples import ReidSplits
+from siamreid.data.torch_data import ReidImageDataset
 from siamreid.data.transforms import build_train_transform
 from siamreid.models import SiameseEmbedder
 from siamreid.training import Trainer

@@ -16,7 +16,7 @@ from siamreid.errors import DatasetLayoutError, InputError
 if TYPE_CHECKING:  # the commands' parsers are built without torch: `--help` answers at once
     import torch
 
-    from siamreid.data.datasets import BadImagePolicy
+    from siamreid.data.torch_data import BadImagePolicy
     from siamreid.models.embedder import SiameseEmbedder
 
 __all__ = [
@@ -96,8 +96,8 @@ def list_images(
     With ``on_bad_image="skip"`` every image is decoded once and the unreadable ones are left
     out, each named in a warning on stderr.
     """
-    from siamreid.data.datasets import unreadable_images
     from siamreid.data.images import find_images
+    from siamreid.data.torch_data import unreadable_images
 
     found = find_images(source, what)
     if on_bad_image == "raise":

@@ -8,7 +8,12 @@ from typing import Any
 
 from siamreid.cli._options import renamed_positional
 from siamreid.data.config import DatasetSource
-from siamreid.data.published import PublishedCounts, SplitCounts, compare_counts, count_split
+from siamreid.data.datasets.published import (
+    PublishedCounts,
+    SplitCounts,
+    compare_counts,
+    count_split,
+)
 from siamreid.data.registry import DATASETS, check_dataset_name, detect_dataset, load_source
 from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError, InputError

@@ -40,8 +40,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the dataset and print its summary."""
-    from siamreid.data.market1501 import Market1501
-    from siamreid.data.synthetic import make_synthetic_market
+    from siamreid.data.datasets.market1501 import Market1501
+    from siamreid.data.synthetic.market import make_synthetic_market
 
     if args.mot:
         return _run_mot(args)
@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_mot(args: argparse.Namespace) -> int:
-    from siamreid.data._mot_format import parse_gt, parse_seqinfo
-    from siamreid.data.synthetic_mot import make_synthetic_mot
+    from siamreid.data.datasets._mot_format import parse_gt, parse_seqinfo
+    from siamreid.data.synthetic.mot import make_synthetic_mot
 
     root = make_synthetic_mot(
         args.out,

@@ -5,27 +5,31 @@ from typing import TYPE_CHECKING
 
 from siamreid.data.combine import combine_splits
 from siamreid.data.config import DataConfig, DatasetSource, load_splits
-from siamreid.data.cuhk03np import CUHK03NP
-from siamreid.data.dukemtmc import DukeMTMCReID
-from siamreid.data.folder import ImageFolderReid
+from siamreid.data.datasets.cuhk03np import CUHK03NP
+from siamreid.data.datasets.dukemtmc import DukeMTMCReID
+from siamreid.data.datasets.folder import ImageFolderReid
+from siamreid.data.datasets.market1501 import (
+    Market1501,
+    format_market1501_name,
+    parse_market1501_name,
+)
+from siamreid.data.datasets.mot import MOTChallenge, MOTOptions
+from siamreid.data.datasets.msmt17 import MSMT17
+from siamreid.data.datasets.published import PublishedCounts, SplitCounts, compare_counts
 from siamreid.data.images import load_image
-from siamreid.data.market1501 import Market1501, format_market1501_name, parse_market1501_name
-from siamreid.data.mot import MOTChallenge, MOTOptions
-from siamreid.data.msmt17 import MSMT17
-from siamreid.data.published import PublishedCounts, SplitCounts, compare_counts
 from siamreid.data.registry import DATASETS, TrainTestSplits, load_train_test
 from siamreid.data.samples import ReidSample, ReidSplits
-from siamreid.data.synthetic import make_synthetic_market
-from siamreid.data.synthetic_mot import make_synthetic_mot
+from siamreid.data.synthetic.market import make_synthetic_market
+from siamreid.data.synthetic.mot import make_synthetic_mot
 
 if TYPE_CHECKING:
-    from siamreid.data.datasets import (
+    from siamreid.data.samplers import PKSampler
+    from siamreid.data.torch_data import (
         BadImagePolicy,
         ReidImageDataset,
         TripletDataset,
         apply_bad_image_policy,
     )
-    from siamreid.data.samplers import PKSampler
     from siamreid.data.transforms import (
         TransformConfig,
         build_eval_transform,
@@ -70,7 +74,7 @@ __all__ = [
 # The torch-based modules load on first use (siamreid/_lazy.py): naming and reading datasets,
 # as `siamreid data check` and the recipe checks do, needs no torch.
 _LAZY: dict[str, tuple[str, ...]] = {
-    "siamreid.data.datasets": (
+    "siamreid.data.torch_data": (
         "BadImagePolicy",
         "ReidImageDataset",
         "TripletDataset",

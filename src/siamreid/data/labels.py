@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from siamreid.data.market1501 import parse_market1501_name
+from siamreid.data.datasets.market1501 import parse_market1501_name
 from siamreid.errors import DatasetLayoutError
 
 __all__ = ["Identities", "identities"]

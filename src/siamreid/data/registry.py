@@ -24,7 +24,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 
-from siamreid.data._detect import (
+from siamreid.data.combine import combine_splits
+from siamreid.data.datasets._detect import (
     is_cuhk03np,
     is_dukemtmcreid,
     is_market1501,
@@ -32,13 +33,12 @@ from siamreid.data._detect import (
     is_msmt17,
     is_synthetic_market,
 )
-from siamreid.data.combine import combine_splits
 from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError, DatasetLayoutError
 
 if TYPE_CHECKING:
     from siamreid.data.config import DataConfig, DatasetSource
-    from siamreid.data.published import PublishedCounts
+    from siamreid.data.datasets.published import PublishedCounts
 
 __all__ = [
     "DATASETS",
@@ -106,81 +106,81 @@ def _none() -> PublishedCounts | None:
 
 
 def _mot_options(options: Mapping[str, Any], where: str) -> object:
-    from siamreid.data._mot_options import MOTOptions
+    from siamreid.data.datasets._mot_options import MOTOptions
 
     return MOTOptions.from_mapping(options, where)
 
 
 def _market1501(source: DatasetSource) -> ReidSplits:
-    from siamreid.data.market1501 import Market1501
+    from siamreid.data.datasets.market1501 import Market1501
 
     return Market1501(source.path).load()
 
 
 def _market1501_published() -> PublishedCounts | None:
-    from siamreid.data.market1501 import Market1501
+    from siamreid.data.datasets.market1501 import Market1501
 
     return Market1501.published
 
 
 def _dukemtmcreid(source: DatasetSource) -> ReidSplits:
-    from siamreid.data.dukemtmc import DukeMTMCReID
+    from siamreid.data.datasets.dukemtmc import DukeMTMCReID
 
     return DukeMTMCReID(source.path).load()
 
 
 def _dukemtmcreid_published() -> PublishedCounts | None:
-    from siamreid.data.dukemtmc import DukeMTMCReID
+    from siamreid.data.datasets.dukemtmc import DukeMTMCReID
 
     return DukeMTMCReID.published
 
 
 def _msmt17(source: DatasetSource) -> ReidSplits:
-    from siamreid.data.msmt17 import MSMT17
+    from siamreid.data.datasets.msmt17 import MSMT17
 
     return MSMT17(source.path).load()
 
 
 def _msmt17_published() -> PublishedCounts | None:
-    from siamreid.data.msmt17 import MSMT17
+    from siamreid.data.datasets.msmt17 import MSMT17
 
     return MSMT17.published
 
 
 def _cuhk03np_labeled(source: DatasetSource) -> ReidSplits:
-    from siamreid.data.cuhk03np import CUHK03NP
+    from siamreid.data.datasets.cuhk03np import CUHK03NP
 
     return CUHK03NP(source.path, variant="labeled").load()
 
 
 def _cuhk03np_detected(source: DatasetSource) -> ReidSplits:
-    from siamreid.data.cuhk03np import CUHK03NP
+    from siamreid.data.datasets.cuhk03np import CUHK03NP
 
     return CUHK03NP(source.path, variant="detected").load()
 
 
 def _cuhk03np_labeled_published() -> PublishedCounts | None:
-    from siamreid.data.cuhk03np import CUHK03NP
+    from siamreid.data.datasets.cuhk03np import CUHK03NP
 
     return CUHK03NP.PUBLISHED["labeled"]
 
 
 def _cuhk03np_detected_published() -> PublishedCounts | None:
-    from siamreid.data.cuhk03np import CUHK03NP
+    from siamreid.data.datasets.cuhk03np import CUHK03NP
 
     return CUHK03NP.PUBLISHED["detected"]
 
 
 def _mot(source: DatasetSource) -> ReidSplits:
-    from siamreid.data._mot_options import MOTOptions
-    from siamreid.data.mot import MOTChallenge
+    from siamreid.data.datasets._mot_options import MOTOptions
+    from siamreid.data.datasets.mot import MOTChallenge
 
     options = MOTOptions.from_mapping(source.options, "options")
     return MOTChallenge(source.path, seed=source.seed, **dataclasses.asdict(options)).load()
 
 
 def _folder(source: DatasetSource) -> ReidSplits:
-    from siamreid.data.folder import ImageFolderReid
+    from siamreid.data.datasets.folder import ImageFolderReid
 
     return ImageFolderReid(
         source.path, camera_pattern=source.camera_pattern, seed=source.seed
@@ -188,9 +188,9 @@ def _folder(source: DatasetSource) -> ReidSplits:
 
 
 def _synthetic(source: DatasetSource) -> ReidSplits:
-    from siamreid.data.market1501 import MARKET1501_FOLDER, Market1501
-    from siamreid.data.published import compare_counts
-    from siamreid.data.synthetic import make_synthetic_market
+    from siamreid.data.datasets.market1501 import MARKET1501_FOLDER, Market1501
+    from siamreid.data.datasets.published import compare_counts
+    from siamreid.data.synthetic.market import make_synthetic_market
 
     root = source.path
     if not (root / MARKET1501_FOLDER).is_dir() and not (root / "bounding_box_train").is_dir():

@@ -11,10 +11,10 @@ from siamreid.retrieval.backends import (
     TorchBackend,
     create_backend,
 )
+from siamreid.retrieval.backends.milvus import MilvusBackend
 from siamreid.retrieval.embedders import Embedder
 from siamreid.retrieval.results import SearchResult
 from siamreid.retrieval.retriever import Retriever
-from siamreid.retrieval.vectordb import MilvusBackend
 from siamreid.typing import ImageInput
 
 __all__ = [

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from siamreid.errors import IndexFormatError
-from siamreid.retrieval.storage import IndexMeta
+from siamreid.retrieval.bundle.storage import IndexMeta
 from siamreid.typing import ImageInput
 
 __all__ = ["Embedder", "check_embedder", "weights_digest"]

@@ -23,18 +23,18 @@ from siamreid.retrieval.backends import (
     TorchBackend,
     create_backend,
 )
-from siamreid.retrieval.bundle_layout import opens_inside
-from siamreid.retrieval.embedders import Embedder, check_embedder, weights_digest
-from siamreid.retrieval.gallery import Gallery, int_vector
-from siamreid.retrieval.index_options import new_index_id, unconfirmed_store
-from siamreid.retrieval.results import SearchResult, gather_result
-from siamreid.retrieval.storage import (
+from siamreid.retrieval.backends.options import new_index_id, unconfirmed_store
+from siamreid.retrieval.bundle.layout import opens_inside
+from siamreid.retrieval.bundle.storage import (
     IndexMeta,
     ModelLoader,
     StoredIndex,
     read_index,
     write_index,
 )
+from siamreid.retrieval.embedders import Embedder, check_embedder, weights_digest
+from siamreid.retrieval.gallery import Gallery, int_vector
+from siamreid.retrieval.results import SearchResult, gather_result
 from siamreid.typing import METRICS, ImageInput, Labels
 
 __all__ = ["Retriever"]
@@ -259,10 +259,10 @@ class Retriever:
 
         The bundle holds the embeddings, ids, cameras and paths, the id :attr:`names`, a copy of
         the embedder when it can save itself (``save_pretrained``), and ``meta.json`` with the
-        embedder's name and weights digest (see :mod:`siamreid.retrieval.storage`). Saving onto
-        an existing bundle updates it in place: a failed or killed save leaves the previous
-        version readable, a reader never fails because a save is under way, and files the
-        bundle does not own are never deleted. Without an embedder, the bundle's model copy is
+        embedder's name and weights digest (see :mod:`siamreid.retrieval.bundle.storage`).
+        Saving onto an existing bundle updates it in place: a failed or killed save leaves the
+        previous version readable, a reader never fails because a save is under way, and files
+        the bundle does not own are never deleted. Without an embedder, the bundle's model copy is
         kept if it is the model the embeddings came from.
 
         Raises:

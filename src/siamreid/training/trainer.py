@@ -13,8 +13,8 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from siamreid.data.datasets import ReidImageDataset, TripletDataset
 from siamreid.data.samples import ReidSample, ReidSplits
+from siamreid.data.torch_data import ReidImageDataset, TripletDataset
 from siamreid.data.transforms import TransformConfig, build_train_transform
 from siamreid.errors import ConfigError, NonFiniteLossError
 from siamreid.evaluation import RankMetrics

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from siamreid.data.cuhk03np import CUHK03NP, format_cuhk03np_name, parse_cuhk03np_name
+from siamreid.data.datasets.cuhk03np import CUHK03NP, format_cuhk03np_name, parse_cuhk03np_name
 from siamreid.errors import ConfigError, DatasetLayoutError
 
 # (folder, pid, 1-based camera) of a hand-made variant; names are built without the formatter.

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from siamreid.data.cuhk03np import CUHK03NP_FOLDER
-from siamreid.data.dukemtmc import DUKEMTMC_FOLDER, format_dukemtmc_name
-from siamreid.data.market1501 import MARKET1501_FOLDER
-from siamreid.data.published import SYNTHETIC_MARKER
+from siamreid.data.datasets.cuhk03np import CUHK03NP_FOLDER
+from siamreid.data.datasets.dukemtmc import DUKEMTMC_FOLDER, format_dukemtmc_name
+from siamreid.data.datasets.market1501 import MARKET1501_FOLDER
+from siamreid.data.datasets.published import SYNTHETIC_MARKER
 from siamreid.data.registry import detect_dataset
-from siamreid.data.synthetic_mot import make_synthetic_mot
+from siamreid.data.synthetic.mot import make_synthetic_mot
 from siamreid.errors import ConfigError, DatasetLayoutError
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from siamreid.data.dukemtmc import DukeMTMCReID, format_dukemtmc_name, parse_dukemtmc_name
-from siamreid.data.published import PublishedCounts, SplitCounts
+from siamreid.data.datasets.dukemtmc import DukeMTMCReID, format_dukemtmc_name, parse_dukemtmc_name
+from siamreid.data.datasets.published import PublishedCounts, SplitCounts
 from siamreid.errors import DatasetLayoutError
 
 # (folder, pid, 1-based camera) of a hand-made tree; names are built without the formatter.

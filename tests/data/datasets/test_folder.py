@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siamreid.data.folder import ImageFolderReid
+from siamreid.data.datasets.folder import ImageFolderReid
 from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError, DatasetLayoutError
 

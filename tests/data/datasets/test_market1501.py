@@ -8,7 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from siamreid.data.market1501 import Market1501, format_market1501_name, parse_market1501_name
+from siamreid.data.datasets.market1501 import (
+    Market1501,
+    format_market1501_name,
+    parse_market1501_name,
+)
 from siamreid.errors import DatasetLayoutError
 
 # (folder, pid, 1-based camera) of a hand-made tree; file names are built without the formatter.

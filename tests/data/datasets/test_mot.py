@@ -16,12 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from siamreid.data import _mot_crops
-from siamreid.data._mot_crops import MARKER, Crop
-from siamreid.data._mot_format import MOTBox, parse_gt, parse_gt_line, parse_seqinfo
-from siamreid.data.mot import MOTChallenge, _queries
+from siamreid.data.datasets import _mot_crops
+from siamreid.data.datasets._mot_crops import MARKER, Crop
+from siamreid.data.datasets._mot_format import MOTBox, parse_gt, parse_gt_line, parse_seqinfo
+from siamreid.data.datasets.mot import MOTChallenge, _queries
 from siamreid.data.samples import ReidSample, ReidSplits
-from siamreid.data.synthetic_mot import make_synthetic_mot
+from siamreid.data.synthetic.mot import make_synthetic_mot
 from siamreid.errors import ConfigError, DatasetLayoutError
 
 SIZE = (100, 80)  # frame width, height

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from siamreid.data.mot import MOTChallenge
-from siamreid.data.synthetic_mot import make_synthetic_mot
+from siamreid.data.datasets.mot import MOTChallenge
+from siamreid.data.synthetic.mot import make_synthetic_mot
 from siamreid.errors import DatasetLayoutError
 
 

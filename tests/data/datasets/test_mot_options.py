@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from siamreid.data import DataConfig, DatasetSource, MOTOptions, load_splits
-from siamreid.data.synthetic_mot import make_synthetic_mot
+from siamreid.data.synthetic.mot import make_synthetic_mot
 from siamreid.errors import ConfigError
 from siamreid.training.recipe import load_recipe
 

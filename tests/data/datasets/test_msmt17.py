@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from siamreid.data.msmt17 import MSMT17, format_msmt17_name, parse_msmt17_name
+from siamreid.data.datasets.msmt17 import MSMT17, format_msmt17_name, parse_msmt17_name
 from siamreid.errors import DatasetLayoutError
 
 RELEASES = {"MSMT17_V1": ("train", "test"), "MSMT17_V2": ("mask_train_v2", "mask_test_v2")}

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from siamreid.data.published import (
+from siamreid.data.datasets.published import (
     PublishedCounts,
     SplitCounts,
     compare_counts,

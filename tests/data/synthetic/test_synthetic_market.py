@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from siamreid.data.market1501 import Market1501
+from siamreid.data.datasets.market1501 import Market1501
 from siamreid.data.samples import ReidSplits
-from siamreid.data.synthetic import make_synthetic_market
+from siamreid.data.synthetic.market import make_synthetic_market
 from siamreid.errors import ConfigError, DatasetLayoutError
 
 
@@ -116,7 +116,7 @@ def test_bad_arguments_raise_config_error(
 def test_an_interrupted_run_leaves_no_dataset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from siamreid.data import synthetic
+    from siamreid.data.synthetic import market as synthetic
 
     calls = []
     original = synthetic._render

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from siamreid._paths import MANIFEST
-from siamreid.data._mot_format import MOTBox, parse_gt, parse_seqinfo
-from siamreid.data.mot import MOTChallenge
-from siamreid.data.synthetic_mot import make_synthetic_mot
+from siamreid.data.datasets._mot_format import MOTBox, parse_gt, parse_seqinfo
+from siamreid.data.datasets.mot import MOTChallenge
+from siamreid.data.synthetic.mot import make_synthetic_mot
 from siamreid.errors import ConfigError, DatasetLayoutError
 
 W, H = 320, 240

@@ -16,7 +16,7 @@ from siamreid.retrieval import IndexOptions, Retriever, create_backend
 pytest.importorskip("pymilvus")  # the `milvus` extra, part of `all`
 pytest.importorskip("milvus_lite")
 
-from siamreid.retrieval.vectordb import MilvusBackend
+from siamreid.retrieval.backends.milvus import MilvusBackend
 
 
 def gallery(n: int = 240, dim: int = 16, seed: int = 0) -> tuple[torch.Tensor, ...]:

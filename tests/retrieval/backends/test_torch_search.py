@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from siamreid.retrieval import IndexOptions, TorchBackend
-from siamreid.retrieval.torch_backend import SELECT_BLOCK, _smallest_k
+from siamreid.retrieval.backends.torch_search import SELECT_BLOCK, _smallest_k
 
 
 @settings(max_examples=60, deadline=None)

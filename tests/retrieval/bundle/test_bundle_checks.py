@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 
 from siamreid.errors import IndexFormatError
 from siamreid.retrieval import Retriever
-from siamreid.retrieval.bundle_layout import sha256
+from siamreid.retrieval.bundle.layout import sha256
 
 
 @pytest.mark.parametrize(

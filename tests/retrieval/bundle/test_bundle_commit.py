@@ -12,8 +12,8 @@ from bundles import filled
 
 from siamreid.errors import IndexFormatError
 from siamreid.retrieval import Retriever
-from siamreid.retrieval import storage as storage_module
-from siamreid.retrieval.bundle_commit import read_consistently
+from siamreid.retrieval.bundle import storage as storage_module
+from siamreid.retrieval.bundle.commit import read_consistently
 
 
 def test_resave_replaces_the_index_and_leaves_no_temporary_folders(tmp_path: Path) -> None:

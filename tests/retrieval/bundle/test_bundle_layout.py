@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bundles import filled
 
-from siamreid.retrieval.bundle_layout import (
+from siamreid.retrieval.bundle.layout import (
     BundleVersion,
     current_version,
     resolved_path,

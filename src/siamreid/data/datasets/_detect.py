@@ -12,9 +12,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from siamreid.data._market_style import SPLIT_FOLDERS
+from siamreid.data.datasets._market_style import SPLIT_FOLDERS
+from siamreid.data.datasets.published import is_synthetic
 from siamreid.data.images import IMAGE_SUFFIXES
-from siamreid.data.published import is_synthetic
 from siamreid.errors import DatasetLayoutError
 
 __all__ = [
@@ -62,7 +62,7 @@ def _market_style(root: Path, dataset_folder: str, parse: _Parse) -> Path | None
 
 def is_market1501(root: Path) -> bool:
     """A Market-1501 tree that the synthetic generator did not write."""
-    from siamreid.data.market1501 import MARKET1501_FOLDER, parse_market1501_name
+    from siamreid.data.datasets.market1501 import MARKET1501_FOLDER, parse_market1501_name
 
     folder = _market_style(root, MARKET1501_FOLDER, parse_market1501_name)
     return folder is not None and not is_synthetic(folder)
@@ -70,7 +70,7 @@ def is_market1501(root: Path) -> bool:
 
 def is_synthetic_market(root: Path) -> bool:
     """A tree written by :func:`~siamreid.data.make_synthetic_market` (it holds the marker)."""
-    from siamreid.data.market1501 import MARKET1501_FOLDER, parse_market1501_name
+    from siamreid.data.datasets.market1501 import MARKET1501_FOLDER, parse_market1501_name
 
     folder = _market_style(root, MARKET1501_FOLDER, parse_market1501_name)
     return folder is not None and is_synthetic(folder)
@@ -78,7 +78,7 @@ def is_synthetic_market(root: Path) -> bool:
 
 def is_dukemtmcreid(root: Path) -> bool:
     """A DukeMTMC-reID tree."""
-    from siamreid.data.dukemtmc import DUKEMTMC_FOLDER, parse_dukemtmc_name
+    from siamreid.data.datasets.dukemtmc import DUKEMTMC_FOLDER, parse_dukemtmc_name
 
     return _market_style(root, DUKEMTMC_FOLDER, parse_dukemtmc_name) is not None
 
@@ -87,7 +87,7 @@ def is_cuhk03np(variant: str) -> Callable[[Path], bool]:
     """The probe of one CUHK03-NP variant (``labeled`` or ``detected``)."""
 
     def probe(root: Path) -> bool:
-        from siamreid.data.cuhk03np import CUHK03NP_FOLDER, parse_cuhk03np_name
+        from siamreid.data.datasets.cuhk03np import CUHK03NP_FOLDER, parse_cuhk03np_name
 
         folders = [root / CUHK03NP_FOLDER / variant, root / variant]
         if root.name == variant:
@@ -99,7 +99,7 @@ def is_cuhk03np(variant: str) -> Callable[[Path], bool]:
 
 def is_msmt17(root: Path) -> bool:
     """An MSMT17 release (V1 or V2) folder with its list files, or the folder holding one."""
-    from siamreid.data.msmt17 import MSMT17
+    from siamreid.data.datasets.msmt17 import MSMT17
 
     try:
         folder, _ = MSMT17(root).release()
@@ -110,7 +110,7 @@ def is_msmt17(root: Path) -> bool:
 
 def is_mot(root: Path) -> bool:
     """MOTChallenge-format sequences (a download, the folder holding it, or the sequences)."""
-    from siamreid.data._mot_layout import sequence_folders
+    from siamreid.data.datasets._mot_layout import sequence_folders
 
     try:
         sequence_folders(root, "")

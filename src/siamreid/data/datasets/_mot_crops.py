@@ -33,7 +33,7 @@ from siamreid._io import (
     temp_dir,
     writer_lock,
 )
-from siamreid.data._mot_format import MOTBox, SeqInfo, parse_gt
+from siamreid.data.datasets._mot_format import MOTBox, SeqInfo, parse_gt
 from siamreid.data.images import load_image
 from siamreid.errors import DatasetLayoutError, SiamreidError
 

@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import ClassVar
 
-from siamreid.data._market_style import locate, read_market_style
-from siamreid.data.published import PublishedCounts, SplitCounts, with_count_notes
+from siamreid.data.datasets._market_style import locate, read_market_style
+from siamreid.data.datasets.published import PublishedCounts, SplitCounts, with_count_notes
 from siamreid.data.samples import ReidSplits
 from siamreid.errors import DatasetLayoutError, InputError
 

@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import ClassVar
 
-from siamreid.data._market_style import JUNK_PID, locate, read_market_style
-from siamreid.data.published import PublishedCounts, SplitCounts, with_count_notes
+from siamreid.data.datasets._market_style import JUNK_PID, locate, read_market_style
+from siamreid.data.datasets.published import PublishedCounts, SplitCounts, with_count_notes
 from siamreid.data.samples import ReidSplits
 from siamreid.errors import DatasetLayoutError, InputError
 
@@ -128,7 +128,7 @@ class Market1501:
             Splits named ``"Market1501"``: train pids relabelled ``0..N-1``; query and gallery
             with their original pids; junk dropped; distractors (pid 0) in the gallery only; a
             note for each split whose counts differ from :attr:`published` (none for a
-            synthetic copy, see :func:`~siamreid.data.published.is_synthetic`).
+            synthetic copy, see :func:`~siamreid.data.datasets.published.is_synthetic`).
 
         Raises:
             DatasetLayoutError: A split folder is missing or has no usable image, or a file

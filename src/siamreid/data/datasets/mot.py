@@ -1,8 +1,8 @@
 """The MOTChallenge adapter: re-id crops from tracking ground truth (MOT17, MOT20, DanceTrack).
 
 The rules (layout, filters, identities, the query / gallery time rule) are stated once, in
-:class:`MOTChallenge`'s docstring; the file formats in :mod:`siamreid.data._mot_format` and
-the crop cache in :mod:`siamreid.data._mot_crops`.
+:class:`MOTChallenge`'s docstring; the file formats in :mod:`siamreid.data.datasets._mot_format` and
+the crop cache in :mod:`siamreid.data.datasets._mot_crops`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from siamreid.data._mot_crops import Crop, CropSettings, SequenceFiles, cached_crops
-from siamreid.data._mot_format import parse_seqinfo
-from siamreid.data._mot_layout import sequence_folders, split_folder_of
-from siamreid.data._mot_options import MOTOptions, MOTSplit
+from siamreid.data.datasets._mot_crops import Crop, CropSettings, SequenceFiles, cached_crops
+from siamreid.data.datasets._mot_format import parse_seqinfo
+from siamreid.data.datasets._mot_layout import sequence_folders, split_folder_of
+from siamreid.data.datasets._mot_options import MOTOptions, MOTSplit
 from siamreid.data.samples import ReidSample, ReidSplits
 from siamreid.errors import ConfigError, DatasetLayoutError
 

@@ -21,8 +21,8 @@ from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
 from siamreid._paths import resolve_inside
-from siamreid.data._market_style import relabel
-from siamreid.data.published import PublishedCounts, SplitCounts, with_count_notes
+from siamreid.data.datasets._market_style import relabel
+from siamreid.data.datasets.published import PublishedCounts, SplitCounts, with_count_notes
 from siamreid.data.samples import ReidSample, ReidSplits
 from siamreid.errors import DatasetLayoutError, InputError
 

@@ -2,7 +2,7 @@
 
 A :class:`Person` is what stays the same across cameras (colours, patterns, accessories,
 proportions); :func:`draw_person` adds what changes with every image (pose, scale, viewpoint).
-See :mod:`siamreid.data.synthetic` for the whole design.
+See :mod:`siamreid.data.synthetic.market` for the whole design.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def random_colour(
 
 
 def random_person(rng: np.random.Generator) -> Person:
-    """A new appearance (see the module docstring of :mod:`siamreid.data.synthetic`)."""
+    """A new appearance (see the module docstring of :mod:`siamreid.data.synthetic.market`)."""
     return Person(
         skin=random_colour(rng, _SKIN, 8),
         hair=random_colour(rng, _HAIR, 10),

@@ -44,9 +44,16 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from siamreid._io import atomic_write_stream
 from siamreid._paths import refuse_unowned, write_manifest
-from siamreid.data._figures import HEIGHT, WIDTH, Person, draw_person, random_colour, random_person
-from siamreid.data.market1501 import MARKET1501_FOLDER, format_market1501_name
-from siamreid.data.published import SYNTHETIC_MARKER
+from siamreid.data.datasets.market1501 import MARKET1501_FOLDER, format_market1501_name
+from siamreid.data.datasets.published import SYNTHETIC_MARKER
+from siamreid.data.synthetic._figures import (
+    HEIGHT,
+    WIDTH,
+    Person,
+    draw_person,
+    random_colour,
+    random_person,
+)
 from siamreid.errors import ConfigError, DatasetLayoutError
 
 __all__ = ["make_synthetic_market"]

@@ -3,11 +3,11 @@
 Design
 ------
 Each sequence (``SYN-01``, ``SYN-02``...) is one camera of the synthetic Market-1501
-(:mod:`siamreid.data.synthetic`: its scene drawn at frame size, colour cast, blur, noise and
-JPEG quality) watched for ``num_frames`` frames. Its ``num_people`` pedestrians are new people
-(:mod:`siamreid.data._figures`) who walk sideways at constant speed (1.5-4 px per frame, either
-way) at a depth that sets their height (60-150 px), entering and leaving the frame; their pose
-changes every frame. They pass in front of each other and behind a foreground occluder (a pillar
+(:mod:`siamreid.data.synthetic.market`: its scene drawn at frame size, colour cast, blur, noise
+and JPEG quality) watched for ``num_frames`` frames. Its ``num_people`` pedestrians are new
+people (:mod:`siamreid.data.synthetic._figures`) who walk sideways at constant speed (1.5-4 px
+per frame, either way) at a depth that sets their height (60-150 px), entering and leaving the
+frame; their pose changes every frame. They pass in front of each other and behind a foreground occluder (a pillar
 or a low wall), and leave the frame at its borders, so some ground-truth boxes extend past the
 image.
 
@@ -42,8 +42,14 @@ from PIL import Image
 
 from siamreid._io import atomic_write_stream, atomic_write_text, temp_dir
 from siamreid._paths import refuse_unowned, write_manifest
-from siamreid.data._figures import HEIGHT, WIDTH, draw_person, random_colour, random_person
-from siamreid.data.synthetic import _Camera, _camera, _photograph
+from siamreid.data.synthetic._figures import (
+    HEIGHT,
+    WIDTH,
+    draw_person,
+    random_colour,
+    random_person,
+)
+from siamreid.data.synthetic.market import _Camera, _camera, _photograph
 from siamreid.errors import ConfigError, DatasetLayoutError
 
 __all__ = ["make_synthetic_mot"]

@@ -7,7 +7,7 @@ indexes them, so any backend can be rebuilt from the stored embeddings at any ti
 
 faiss is an optional dependency (``pip install siamreid[faiss]``), imported only when a faiss
 backend is created; so is the Milvus vector database (``pip install siamreid[milvus]``, see
-:mod:`siamreid.retrieval.vectordb`), which also stores each row's id, camera and path.
+:mod:`siamreid.retrieval.backends.milvus`), which also stores each row's id, camera and path.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from siamreid.errors import ConfigError
-from siamreid.retrieval.index_options import IndexOptions
-from siamreid.retrieval.torch_backend import QUERY_BLOCK, TorchBackend
+from siamreid.retrieval.backends.options import IndexOptions
+from siamreid.retrieval.backends.torch_search import QUERY_BLOCK, TorchBackend
 from siamreid.typing import Metric
 
 if TYPE_CHECKING:
@@ -226,7 +226,7 @@ def create_backend(
         index: ``"flat"`` (exact), ``"ivf"`` or ``"hnsw"`` (approximate; faiss and milvus).
         options: Tuning knobs; defaults to :class:`IndexOptions()`.
         owner: milvus: the identity of the index whose rows the collection holds (see
-            :mod:`siamreid.retrieval.vectordb`); ``None``: a fresh one.
+            :mod:`siamreid.retrieval.backends.milvus`); ``None``: a fresh one.
 
     Raises:
         ConfigError: Unknown backend or index kind, or an approximate index with torch.
@@ -249,7 +249,7 @@ def create_backend(
             )
         return TorchBackend(options)
     if backend == "milvus":
-        from siamreid.retrieval.vectordb import MilvusBackend
+        from siamreid.retrieval.backends.milvus import MilvusBackend
 
         return MilvusBackend(index, options, owner)
     return FaissBackend(index, options)

@@ -39,8 +39,8 @@ import numpy as np
 import torch
 
 from siamreid.errors import InputError, VectorStoreError
-from siamreid.retrieval.index_options import is_index_id, new_index_id
-from siamreid.retrieval.vectordb_errors import is_embedded, not_owned, store_failure
+from siamreid.retrieval.backends.milvus_errors import is_embedded, not_owned, store_failure
+from siamreid.retrieval.backends.options import is_index_id, new_index_id
 
 if TYPE_CHECKING:
     from siamreid.retrieval.backends import IndexKind, IndexOptions

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from siamreid.retrieval.index_options import IndexOptions
+from siamreid.retrieval.backends.options import IndexOptions
 
 __all__ = ["QUERY_BLOCK", "TorchBackend", "pair_distances"]
 

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from siamreid.errors import ConfigError, IndexFormatError
 from siamreid.retrieval.backends import IndexOptions
-from siamreid.retrieval.bundle_layout import (
+from siamreid.retrieval.bundle.layout import (
     EMBEDDINGS_FILE,
     META_FILE,
     NAMES_FILE,

@@ -1,6 +1,6 @@
 """How an index bundle changes safely: what a save replaces and clears, what a reader retries.
 
-A save (in :func:`siamreid.retrieval.storage.write_index`) writes a new version folder, then
+A save (in :func:`siamreid.retrieval.bundle.storage.write_index`) writes a new version folder, then
 replaces ``meta.json`` atomically (the commit point), then deletes the previous version. This
 module owns the steps around that commit point: refusing a folder that is not a bundle,
 clearing what a killed save left, removing the replaced version, and letting a reader that
@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from siamreid._io import LOCK_FILE, TEMP_MARK
 from siamreid.errors import CheckpointError, IndexFormatError
-from siamreid.retrieval.bundle_layout import (
+from siamreid.retrieval.bundle.layout import (
     EMBEDDINGS_FILE,
     FORMAT_NAME,
     META_FILE,

@@ -1,6 +1,6 @@
 """The index bundle's layout on disk: file names, format versions 1 and 2, stored paths.
 
-The one owner of where a bundle's files lie (see :mod:`siamreid.retrieval.storage` for what
+The one owner of where a bundle's files lie (see :mod:`siamreid.retrieval.bundle.storage` for what
 they hold): format_version 2 keeps the data files in the ``v-XXXXXXXX`` folder that
 ``meta.json`` names; format_version 1 (siamreid 0.1) kept them at the top level. Gallery paths
 are stored relative to the bundle folder; read back, only those inside it may be opened

@@ -20,9 +20,9 @@ folders, the lock and ``.*.tmp-*`` leftovers of killed saves) are never touched.
 format_version 1 (files at the top level, written by siamreid 0.1) are read too.
 
 This module writes and reads the whole bundle; the file layout and format versions live in
-:mod:`~siamreid.retrieval.bundle_layout`, the steps around the commit point (and a reader's
-retry) in :mod:`~siamreid.retrieval.bundle_commit`, and the validated reads of each field and
-file in :mod:`~siamreid.retrieval.bundle_checks`.
+:mod:`~siamreid.retrieval.bundle.layout`, the steps around the commit point (and a reader's
+retry) in :mod:`~siamreid.retrieval.bundle.commit`, and the validated reads of each field and
+file in :mod:`~siamreid.retrieval.bundle.checks`.
 """
 
 from __future__ import annotations
@@ -51,19 +51,20 @@ from siamreid._io import (
 )
 from siamreid.errors import IndexFormatError
 from siamreid.retrieval.backends import BACKEND_NAMES, INDEX_KINDS
-from siamreid.retrieval.bundle_checks import (
+from siamreid.retrieval.backends.options import is_index_id
+from siamreid.retrieval.bundle.checks import (
     MetaChecker,
     read_names,
     read_paths,
     read_tensors,
 )
-from siamreid.retrieval.bundle_commit import (
+from siamreid.retrieval.bundle.commit import (
     read_consistently,
     refuse_foreign_target,
     remove_previous,
     remove_unreferenced_versions,
 )
-from siamreid.retrieval.bundle_layout import (
+from siamreid.retrieval.bundle.layout import (
     EMBEDDINGS_FILE,
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -79,7 +80,6 @@ from siamreid.retrieval.bundle_layout import (
     stored_path,
 )
 from siamreid.retrieval.gallery import Gallery
-from siamreid.retrieval.index_options import is_index_id
 from siamreid.typing import METRICS
 
 __all__ = [
