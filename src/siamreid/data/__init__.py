@@ -4,7 +4,7 @@ transforms and the PK sampler."""
 from typing import TYPE_CHECKING
 
 from siamreid.data.combine import combine_splits
-from siamreid.data.config import DataConfig, DatasetSource, load_splits
+from siamreid.data.config import DataConfig, DatasetSource
 from siamreid.data.datasets.cuhk03np import CUHK03NP
 from siamreid.data.datasets.dukemtmc import DukeMTMCReID
 from siamreid.data.datasets.folder import ImageFolderReid
@@ -17,7 +17,8 @@ from siamreid.data.datasets.mot import MOTChallenge, MOTOptions
 from siamreid.data.datasets.msmt17 import MSMT17
 from siamreid.data.datasets.published import PublishedCounts, SplitCounts, compare_counts
 from siamreid.data.images import load_image
-from siamreid.data.registry import DATASETS, TrainTestSplits, load_train_test
+from siamreid.data.loading import TrainTestSplits, load_splits, load_train_test
+from siamreid.data.registry import DATASETS
 from siamreid.data.samples import ReidSample, ReidSplits
 from siamreid.data.synthetic.market import make_synthetic_market
 from siamreid.data.synthetic.mot import make_synthetic_mot

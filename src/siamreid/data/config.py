@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from siamreid.data.registry import DatasetName, check_dataset_name, load_splits
+from siamreid.data.registry import DatasetName, check_dataset_name
 from siamreid.errors import ConfigError
 
-__all__ = ["DataConfig", "DatasetSource", "load_splits"]
+__all__ = ["DataConfig", "DatasetSource"]
 
 _CAMERA_PATTERN = r"c(\d+)"
 

@@ -18,13 +18,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, cast
 
-from siamreid.data.combine import combine_splits
 from siamreid.data.datasets._detect import (
     is_cuhk03np,
     is_dukemtmcreid,
@@ -37,19 +36,16 @@ from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError, DatasetLayoutError
 
 if TYPE_CHECKING:
-    from siamreid.data.config import DataConfig, DatasetSource
     from siamreid.data.datasets.published import PublishedCounts
 
 __all__ = [
     "DATASETS",
     "DatasetEntry",
     "DatasetName",
-    "TrainTestSplits",
+    "SourceFields",
     "check_dataset_name",
     "detect_dataset",
     "load_source",
-    "load_splits",
-    "load_train_test",
 ]
 
 
@@ -66,6 +62,32 @@ DatasetName: TypeAlias = Literal[
 """A registered dataset name: the keys of :data:`DATASETS`, as a type (recipes check it)."""
 
 
+class SourceFields(Protocol):
+    """What the loaders read of a :class:`~siamreid.data.SourceFields` (which validates its
+    names against this registry: the registry imports no config)."""
+
+    @property
+    def dataset(self) -> str: ...
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def options(self) -> Mapping[str, Any]: ...
+
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def camera_pattern(self) -> str: ...
+
+    @property
+    def synthetic_train_ids(self) -> int: ...
+
+    @property
+    def synthetic_test_ids(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class DatasetEntry:
     """How the registry loads one dataset name.
@@ -80,7 +102,7 @@ class DatasetEntry:
             naming the key) and returns them typed; a dataset without options refuses any.
     """
 
-    load: Callable[[DatasetSource], ReidSplits]
+    load: Callable[[SourceFields], ReidSplits]
     published: Callable[[], PublishedCounts | None]
     detect: Callable[[Path], bool]
     options: Callable[[Mapping[str, Any], str], object] | None = None
@@ -111,7 +133,7 @@ def _mot_options(options: Mapping[str, Any], where: str) -> object:
     return MOTOptions.from_mapping(options, where)
 
 
-def _market1501(source: DatasetSource) -> ReidSplits:
+def _market1501(source: SourceFields) -> ReidSplits:
     from siamreid.data.datasets.market1501 import Market1501
 
     return Market1501(source.path).load()
@@ -123,7 +145,7 @@ def _market1501_published() -> PublishedCounts | None:
     return Market1501.published
 
 
-def _dukemtmcreid(source: DatasetSource) -> ReidSplits:
+def _dukemtmcreid(source: SourceFields) -> ReidSplits:
     from siamreid.data.datasets.dukemtmc import DukeMTMCReID
 
     return DukeMTMCReID(source.path).load()
@@ -135,7 +157,7 @@ def _dukemtmcreid_published() -> PublishedCounts | None:
     return DukeMTMCReID.published
 
 
-def _msmt17(source: DatasetSource) -> ReidSplits:
+def _msmt17(source: SourceFields) -> ReidSplits:
     from siamreid.data.datasets.msmt17 import MSMT17
 
     return MSMT17(source.path).load()
@@ -147,13 +169,13 @@ def _msmt17_published() -> PublishedCounts | None:
     return MSMT17.published
 
 
-def _cuhk03np_labeled(source: DatasetSource) -> ReidSplits:
+def _cuhk03np_labeled(source: SourceFields) -> ReidSplits:
     from siamreid.data.datasets.cuhk03np import CUHK03NP
 
     return CUHK03NP(source.path, variant="labeled").load()
 
 
-def _cuhk03np_detected(source: DatasetSource) -> ReidSplits:
+def _cuhk03np_detected(source: SourceFields) -> ReidSplits:
     from siamreid.data.datasets.cuhk03np import CUHK03NP
 
     return CUHK03NP(source.path, variant="detected").load()
@@ -171,7 +193,7 @@ def _cuhk03np_detected_published() -> PublishedCounts | None:
     return CUHK03NP.PUBLISHED["detected"]
 
 
-def _mot(source: DatasetSource) -> ReidSplits:
+def _mot(source: SourceFields) -> ReidSplits:
     from siamreid.data.datasets._mot_options import MOTOptions
     from siamreid.data.datasets.mot import MOTChallenge
 
@@ -179,7 +201,7 @@ def _mot(source: DatasetSource) -> ReidSplits:
     return MOTChallenge(source.path, seed=source.seed, **dataclasses.asdict(options)).load()
 
 
-def _folder(source: DatasetSource) -> ReidSplits:
+def _folder(source: SourceFields) -> ReidSplits:
     from siamreid.data.datasets.folder import ImageFolderReid
 
     return ImageFolderReid(
@@ -187,7 +209,7 @@ def _folder(source: DatasetSource) -> ReidSplits:
     ).load()
 
 
-def _synthetic(source: DatasetSource) -> ReidSplits:
+def _synthetic(source: SourceFields) -> ReidSplits:
     from siamreid.data.datasets.market1501 import MARKET1501_FOLDER, Market1501
     from siamreid.data.datasets.published import compare_counts
     from siamreid.data.synthetic.market import make_synthetic_market
@@ -287,7 +309,7 @@ def detect_dataset(
     )
 
 
-def load_source(source: DatasetSource) -> ReidSplits:
+def load_source(source: SourceFields) -> ReidSplits:
     """Read (for ``synthetic``: generate once, then read) the dataset ``source`` names.
 
     Raises:
@@ -295,71 +317,3 @@ def load_source(source: DatasetSource) -> ReidSplits:
         DatasetLayoutError: The folder is missing or not laid out as the dataset's adapter reads.
     """
     return check_dataset_name(source.dataset, where="dataset").load(source)
-
-
-def load_splits(config: DataConfig | DatasetSource) -> ReidSplits:
-    """The training data a config names, as one :class:`ReidSplits`.
-
-    A :class:`~siamreid.data.DataConfig` with one dataset gives that dataset's splits; with a
-    ``train`` list, the training datasets combined by :func:`~siamreid.data.combine_splits`
-    (use :func:`load_train_test` for the test datasets too).
-
-    Example:
-        >>> splits = load_splits(DataConfig(dataset="market1501", root="data"))  # doctest: +SKIP
-        >>> print(splits.summary())  # doctest: +SKIP
-    """
-    from siamreid.data.config import DatasetSource
-
-    if isinstance(config, DatasetSource):
-        return load_source(config)
-    return _combined(config.train_sources, load_source)
-
-
-@dataclass(frozen=True)
-class TrainTestSplits:
-    """The datasets of a run: one combined training set and the test sets it is evaluated on.
-
-    Attributes:
-        train: The training datasets combined (their query/gallery too), named after them.
-        tests: Each test dataset by its label (:attr:`DatasetSource.label`), in recipe order;
-            a source with a ``name`` gives its splits that name.
-    """
-
-    train: ReidSplits
-    tests: Mapping[str, ReidSplits]
-
-
-def load_train_test(config: DataConfig) -> TrainTestSplits:
-    """Load every training and test dataset of ``config``, each folder once.
-
-    Example:
-        >>> data = load_train_test(recipe.data)  # doctest: +SKIP
-        >>> data.train.num_train_pids, list(data.tests)  # doctest: +SKIP
-        (751, ['market1501', 'dukemtmcreid'])
-    """
-    loaded: dict[DatasetSource, ReidSplits] = {}
-
-    def load(source: DatasetSource) -> ReidSplits:
-        key = replace(source, name="")  # the label does not change what is read
-        if key not in loaded:
-            loaded[key] = load_source(source)
-        return loaded[key]
-
-    train = _combined(config.train_sources, load)
-    tests = {s.label: _named(load(s), s) for s in config.test_sources}
-    return TrainTestSplits(train, MappingProxyType(tests))
-
-
-def _named(splits: ReidSplits, source: DatasetSource) -> ReidSplits:
-    """``splits`` under the source's own name, when it has one (its summary then says which)."""
-    return replace(splits, name=source.name) if source.name else splits
-
-
-def _combined(
-    sources: Sequence[DatasetSource], load: Callable[[DatasetSource], ReidSplits]
-) -> ReidSplits:
-    """The training datasets as one: a single one as it is, several by :func:`combine_splits`."""
-    parts = [load(s) for s in sources]
-    if len(parts) == 1:
-        return parts[0]
-    return combine_splits(parts, name=" + ".join(s.label for s in sources))

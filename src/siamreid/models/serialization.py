@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 from safetensors import SafetensorError
@@ -37,9 +38,24 @@ from siamreid.models._locate import (
     hub_module,
     locate,
 )
+from siamreid.models.backbones import BackboneDataConfig
+from siamreid.models.config import ModelConfig
 
-if TYPE_CHECKING:  # only for annotations: serialization imports no model class
-    from siamreid.models.embedder import SiameseEmbedder
+
+class SavableModel(Protocol):
+    """What saving and loading need of a model (a :class:`~siamreid.SiameseEmbedder`): its
+    config, its data config and its tensors. The format imports no model class."""
+
+    @property
+    def config(self) -> ModelConfig: ...
+
+    @property
+    def data_config(self) -> BackboneDataConfig: ...
+
+    def state_dict(self) -> Mapping[str, Any]: ...
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Any: ...
+
 
 __all__ = [
     "CONFIG_FILE",
@@ -57,7 +73,7 @@ __all__ = [
 _ARCH_FIELDS = ("backbone", "embedding_dim", "num_classes", "input_size", "normalize", "pooling")
 
 
-def save_pretrained(model: SiameseEmbedder, directory: str | os.PathLike[str]) -> Path:
+def save_pretrained(model: SavableModel, directory: str | os.PathLike[str]) -> Path:
     """Write ``model.safetensors`` and ``config.json`` into ``directory`` (created if needed).
 
     Each file is written under a temporary name and renamed; ``config.json`` comes last and
@@ -95,13 +111,13 @@ def save_pretrained(model: SiameseEmbedder, directory: str | os.PathLike[str]) -
     return folder
 
 
-def weights_bytes(model: torch.nn.Module) -> bytes:
+def weights_bytes(model: torch.nn.Module | SavableModel) -> bytes:
     """The ``model.safetensors`` bytes of ``model``'s state dict (stable for the same weights)."""
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     return save(tensors, metadata={"format": "pt"})
 
 
-def weights_digest(model: torch.nn.Module) -> str:
+def weights_digest(model: torch.nn.Module | SavableModel) -> str:
     """The sha256 of the weights file :func:`save_pretrained` writes for ``model``.
 
     Indexes record it, so that a gallery is never searched with another model's weights.
@@ -109,7 +125,7 @@ def weights_digest(model: torch.nn.Module) -> str:
     return hashlib.sha256(weights_bytes(model)).hexdigest()
 
 
-def config_record(model: SiameseEmbedder) -> dict[str, Any]:
+def config_record(model: SavableModel) -> dict[str, Any]:
     """The ``config.json`` content for ``model`` (without the weights checksum)."""
     cfg, data = model.config, model.data_config
     return record(
@@ -134,7 +150,7 @@ def config_record(model: SiameseEmbedder) -> dict[str, Any]:
 
 
 def push_to_hub(
-    model: SiameseEmbedder,
+    model: SavableModel,
     repo_id: str,
     *,
     private: bool = False,
@@ -167,7 +183,7 @@ def push_to_hub(
 
 
 # ---------------------------------------------------------------------------------- loading
-def load_weights(model: SiameseEmbedder, located: Located) -> None:
+def load_weights(model: SavableModel, located: Located) -> None:
     """Load the weights ``located`` names into ``model``, checking checksum, names and shapes.
 
     Loading takes an instance, as timm's ``load_checkpoint(model, path)`` does:
@@ -216,7 +232,7 @@ def _check_sha256(located: Located) -> None:
 
 
 def _check_state(
-    expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], located: Located
+    expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor], located: Located
 ) -> None:
     problems = [f"missing tensor {k!r}" for k in expected if k not in found]
     problems += [f"unexpected tensor {k!r}" for k in found if k not in expected]

@@ -22,8 +22,7 @@ from typing import Any
 
 from siamreid._io import writer_lock
 from siamreid.data import apply_bad_image_policy
-from siamreid.data.config import load_splits
-from siamreid.data.registry import TrainTestSplits, load_train_test
+from siamreid.data.loading import TrainTestSplits, load_splits, load_train_test
 from siamreid.data.samples import ReidSplits
 from siamreid.errors import ConfigError, PretrainedWeightsError, RunFolderError
 from siamreid.models.backbones import check_backbone_name, check_hub_access, has_download

@@ -7,9 +7,9 @@ Each sequence (``SYN-01``, ``SYN-02``...) is one camera of the synthetic Market-
 and JPEG quality) watched for ``num_frames`` frames. Its ``num_people`` pedestrians are new
 people (:mod:`siamreid.data.synthetic._figures`) who walk sideways at constant speed (1.5-4 px
 per frame, either way) at a depth that sets their height (60-150 px), entering and leaving the
-frame; their pose changes every frame. They pass in front of each other and behind a foreground occluder (a pillar
-or a low wall), and leave the frame at its borders, so some ground-truth boxes extend past the
-image.
+frame; their pose changes every frame. They pass in front of each other and behind a
+foreground occluder (a pillar or a low wall), and leave the frame at its borders, so some
+ground-truth boxes extend past the image.
 
 Ground truth (``gt/gt.txt``) follows MOT17: ``frame,id,left,top,width,height,flag,class,
 visibility``, sorted by id then frame, boxes in pixels, one row per frame in which the box

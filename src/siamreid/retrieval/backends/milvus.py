@@ -39,11 +39,11 @@ import numpy as np
 import torch
 
 from siamreid.errors import InputError, VectorStoreError
+from siamreid.retrieval.backends.base import IndexKind, default_nprobe
 from siamreid.retrieval.backends.milvus_errors import is_embedded, not_owned, store_failure
-from siamreid.retrieval.backends.options import is_index_id, new_index_id
+from siamreid.retrieval.backends.options import IndexOptions, is_index_id, new_index_id
 
 if TYPE_CHECKING:
-    from siamreid.retrieval.backends import IndexKind, IndexOptions
     from siamreid.retrieval.gallery import Gallery
 
 __all__ = ["MilvusBackend", "import_pymilvus"]
@@ -84,8 +84,6 @@ class MilvusBackend:
         options: IndexOptions | None = None,
         owner: str | None = None,
     ) -> None:
-        from siamreid.retrieval.backends import IndexOptions
-
         self.index_kind: IndexKind = index
         self.options = options or IndexOptions()
         uri = self.options.uri
@@ -322,8 +320,6 @@ class MilvusBackend:
             ) from err
 
     def _search_params(self) -> dict[str, Any]:
-        from siamreid.retrieval.backends import default_nprobe
-
         if self.index_kind == "ivf":
             nlist = self.options.nlist or 1024
             nprobe = self.options.nprobe or default_nprobe(nlist)
