@@ -5,10 +5,10 @@ Importing this package registers them with ``timm.models.register_model``: after
 build them like any timm backbone. A new architecture is one module here, imported below.
 """
 
-from siamreid.models.architectures import osnet_ain
+from siamreid.models.architectures import mobilenetv2_torchreid, osnet_ain
 from siamreid.models.architectures.osnet import OSNet, OSNetArch
 
-#: The architecture names this package registers with timm.
+#: The OSNet names this package registers with timm (besides ``mobilenetv2_100_torchreid``).
 ARCHITECTURES: tuple[str, ...] = (
     "osnet_x1_0",
     "osnet_x0_75",
@@ -21,4 +21,4 @@ ARCHITECTURES: tuple[str, ...] = (
     "osnet_ain_x0_25",
 )
 
-__all__ = ["ARCHITECTURES", "OSNet", "OSNetArch", "osnet_ain"]
+__all__ = ["ARCHITECTURES", "OSNet", "OSNetArch", "mobilenetv2_torchreid", "osnet_ain"]

@@ -19,13 +19,11 @@ import timm
 from siamreid.errors import InputError
 from siamreid.models.backbones import BackboneDataConfig
 from siamreid.models.config import ModelConfig
-from siamreid.models.importers import _mobilenetv2, fastreid, torchreid
+from siamreid.models.importers import fastreid, torchreid
 from siamreid.models.importers._fit import Arch, closest_error, fit, head_state
 from siamreid.models.importers._read import StateDict, read_state_dict
 
 __all__ = ["Arch", "PeerCheckpoint", "peer_arch_names", "read_peer_checkpoint"]
-
-del _mobilenetv2  # imported for its timm registration only
 
 
 class _Format(Protocol):
