@@ -28,6 +28,7 @@ __all__ = [
     "MANIFEST",
     "escape_reason",
     "foreign_entries",
+    "generator_of",
     "lies_inside",
     "refuse_unowned",
     "resolve_inside",
@@ -162,6 +163,16 @@ def write_manifest(folder: Path, *, by: str) -> None:
             entries[name] = path.stat().st_size
     fields = {"generator": by, "entries": entries}
     atomic_write_json(folder / MANIFEST, record(_MANIFEST_FORMAT, _MANIFEST_VERSION, fields))
+
+
+def generator_of(folder: str | os.PathLike[str]) -> str | None:
+    """What wrote ``folder`` by its manifest (the ``by`` of :func:`write_manifest`), or
+    ``None`` when it has no readable manifest (a download, a user's folder)."""
+    try:
+        data = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+        return str(data["generator"]) if data["format"] == _MANIFEST_FORMAT else None
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def _manifest_entries(folder: Path) -> dict[str, Any]:

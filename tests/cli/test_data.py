@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from cli_runner import Runner
 
+from siamreid._paths import MANIFEST
 from siamreid.cli.main import build_parser
 from siamreid.data.datasets.market1501 import MARKET1501_FOLDER, Market1501
-from siamreid.data.datasets.published import SYNTHETIC_MARKER, count_split
+from siamreid.data.datasets.published import count_split
 from siamreid.data.samples import ReidSplits
 from siamreid.data.synthetic.mot import make_synthetic_mot
 
@@ -29,10 +30,10 @@ def _siamreid(*args: object) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def unmarked_copy(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The synthetic tree without the generator's marker: to siamreid, a (small) download."""
+    """The synthetic tree without the generator's manifest: to siamreid, a (small) download."""
     parent = tmp_path_factory.mktemp("download")
     shutil.copytree(synthetic_root, parent / MARKET1501_FOLDER)
-    (parent / MARKET1501_FOLDER / SYNTHETIC_MARKER).unlink()
+    (parent / MARKET1501_FOLDER / MANIFEST).unlink()
     return parent
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 
@@ -24,7 +25,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="start again when --out holds a run (the folder is emptied first)",
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, log_level=logging.INFO)  # one line per epoch, as train
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from siamreid._paths import write_manifest
 from siamreid.data.datasets.cuhk03np import CUHK03NP_FOLDER
 from siamreid.data.datasets.dukemtmc import DUKEMTMC_FOLDER, format_dukemtmc_name
 from siamreid.data.datasets.market1501 import MARKET1501_FOLDER
-from siamreid.data.datasets.published import SYNTHETIC_MARKER
+from siamreid.data.datasets.published import SYNTHETIC_GENERATOR
 from siamreid.data.registry import detect_dataset
 from siamreid.data.synthetic.mot import make_synthetic_mot
 from siamreid.errors import ConfigError, DatasetLayoutError
@@ -32,7 +33,7 @@ def test_an_unmarked_market_tree_is_market1501(tmp_path: Path) -> None:
     _split_folders(tmp_path / MARKET1501_FOLDER, "0002_c1s1_000451_03.jpg")
     assert detect_dataset(tmp_path) == "market1501"
     assert detect_dataset(tmp_path / MARKET1501_FOLDER) == "market1501"
-    (tmp_path / MARKET1501_FOLDER / SYNTHETIC_MARKER).touch()
+    write_manifest(tmp_path / MARKET1501_FOLDER, by=SYNTHETIC_GENERATOR)
     assert detect_dataset(tmp_path) == "synthetic"
 
 

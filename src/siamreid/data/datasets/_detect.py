@@ -69,7 +69,7 @@ def is_market1501(root: Path) -> bool:
 
 
 def is_synthetic_market(root: Path) -> bool:
-    """A tree written by :func:`~siamreid.data.make_synthetic_market` (it holds the marker)."""
+    """A tree written by :func:`~siamreid.data.make_synthetic_market` (its manifest says so)."""
     from siamreid.data.datasets.market1501 import MARKET1501_FOLDER, parse_market1501_name
 
     folder = _market_style(root, MARKET1501_FOLDER, parse_market1501_name)

@@ -5,9 +5,9 @@ paper and torchreid report them) keeps them in a class attribute ``published``; 
 ``load()`` then adds a note to :attr:`ReidSplits.notes` for every split whose counts differ. An
 incomplete download or extraction is the usual cause; a subset is another.
 
-The comparison applies to real datasets only: a folder written by siamreid's synthetic
-generator holds the marker file :data:`SYNTHETIC_MARKER`, and its counts are compared with
-nothing (they are small by design).
+The comparison applies to real datasets only: a folder whose manifest says siamreid's synthetic
+generator wrote it (:data:`SYNTHETIC_GENERATOR`, see :func:`siamreid._paths.write_manifest`) is
+compared with nothing (its counts are small by design).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
+from siamreid._paths import generator_of
 from siamreid.data.samples import ReidSample, ReidSplits
 from siamreid.errors import InputError
 
 __all__ = [
-    "SYNTHETIC_MARKER",
+    "SYNTHETIC_GENERATOR",
     "PublishedCounts",
     "SplitCounts",
     "compare_counts",
@@ -30,8 +30,8 @@ __all__ = [
     "with_count_notes",
 ]
 
-SYNTHETIC_MARKER = ".siamreid-synthetic"
-"""The file the synthetic generator writes into every dataset folder it makes."""
+SYNTHETIC_GENERATOR = "siamreid synth"
+"""What the synthetic Market-1501 generator signs its folders' manifests with."""
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,8 @@ def compare_counts(splits: ReidSplits, published: PublishedCounts) -> tuple[str,
 
 
 def is_synthetic(folder: str | os.PathLike[str]) -> bool:
-    """Whether ``folder`` was written by siamreid's synthetic generator (it holds the marker)."""
-    return (Path(folder) / SYNTHETIC_MARKER).is_file()
+    """Whether ``folder`` was written by siamreid's synthetic generator (its manifest says so)."""
+    return generator_of(folder) == SYNTHETIC_GENERATOR
 
 
 def with_count_notes(

@@ -45,7 +45,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from siamreid._io import atomic_write_stream
 from siamreid._paths import refuse_unowned, write_manifest
 from siamreid.data.datasets.market1501 import MARKET1501_FOLDER, format_market1501_name
-from siamreid.data.datasets.published import SYNTHETIC_MARKER
+from siamreid.data.datasets.published import SYNTHETIC_GENERATOR
 from siamreid.data.synthetic._figures import (
     HEIGHT,
     WIDTH,
@@ -288,19 +288,17 @@ def _prepare(base: Path, overwrite: bool) -> Path:
             "choose another root."
         )
     if overwrite:
-        refuse_unowned([base], by="siamreid synth", error=DatasetLayoutError)
+        refuse_unowned([base], by=SYNTHETIC_GENERATOR, error=DatasetLayoutError)
     partial = base.with_name(base.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)  # left over by an interrupted run
     for split in ("bounding_box_train", "bounding_box_test", "query"):
         (partial / split).mkdir(parents=True)
-    # tells readers that this is no download of Market-1501: its counts are not compared
-    (partial / SYNTHETIC_MARKER).write_text("written by siamreid.data.make_synthetic_market\n")
     return partial
 
 
 def _publish(partial: Path, base: Path) -> Path:
     """Move the finished tree into place, so an interrupted run never leaves half a dataset."""
-    write_manifest(partial, by="siamreid synth")
+    write_manifest(partial, by=SYNTHETIC_GENERATOR)
     if base.exists():
         shutil.rmtree(base)
     partial.rename(base)
