@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# torchreid's own model files, the reference the checkpoint importers are tested against
+# (tests/models/test_importers.py): its sdist from PyPI, unpacked, never imported as a package.
+TORCHREID := $(VENV)/peers/torchreid-0.2.5/torchreid/reid/models
+
 .PHONY: demo test lint format pytest docs bench clean
 
 $(STAMP): pyproject.toml constraints.txt
@@ -25,8 +29,12 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests examples benchmarks
 	$(BIN)/ruff format src tests examples benchmarks
 
-pytest: $(STAMP)
-	$(BIN)/python -m pytest
+$(TORCHREID): | $(STAMP)
+	$(BIN)/python -m pip download --quiet --no-deps --no-binary=:all: torchreid==0.2.5 -d $(VENV)/peers
+	tar -xzf $(VENV)/peers/torchreid-0.2.5.tar.gz -C $(VENV)/peers
+
+pytest: $(STAMP) $(TORCHREID)
+	SIAMREID_TORCHREID_SRC=$(TORCHREID) $(BIN)/python -m pytest
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from siamreid._io import atomic_write_text
+
 __all__ = ["EpochRecord", "EpochStats", "History"]
 
 
@@ -128,13 +130,22 @@ class History:
         return self.records[index]
 
     def append(self, record: EpochRecord, jsonl: Path | None = None) -> None:
-        """Add a record, and append it as one JSON line to ``jsonl`` when given."""
+        """Add a record, and append it as one JSON line to ``jsonl`` when given.
+
+        An append, not an atomic replace: rewriting the whole log each epoch would cost more as
+        it grows, and a killed append leaves at most a partial last line, which
+        :meth:`read_jsonl` skips; a resume rewrites the file from the checkpoint's history.
+        """
         self.records.append(record)
         if jsonl is not None:
             with open(jsonl, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record.to_dict()) + "\n")
+                fh.write(_line(record))
                 fh.flush()
                 os.fsync(fh.fileno())
+
+    def write_jsonl(self, jsonl: Path) -> None:
+        """Replace ``jsonl`` with every record, one JSON line each (atomically)."""
+        atomic_write_text(jsonl, "".join(_line(r) for r in self.records))
 
     def best(self) -> EpochRecord | None:
         """The validated epoch with the highest mAP (ties: the earlier), or ``None``."""
@@ -170,3 +181,8 @@ class History:
             if isinstance(row, dict):
                 rows.append(row)
         return cls.from_list(rows)
+
+
+def _line(record: EpochRecord) -> str:
+    """One record of ``metrics.jsonl``."""
+    return json.dumps(record.to_dict()) + "\n"

@@ -201,10 +201,7 @@ def write_run_files(out_dir: Path, history: History, resolved: dict[str, Any]) -
     out_dir.mkdir(parents=True, exist_ok=True)
     # metrics.jsonl always restarts from the checkpoint's history: a run killed between
     # appending a line and saving its checkpoint must not get that epoch twice.
-    jsonl = out_dir / "metrics.jsonl"
-    jsonl.unlink(missing_ok=True)
-    for record in history:
-        History().append(record, jsonl)
+    history.write_jsonl(out_dir / "metrics.jsonl")
     atomic_write_json(out_dir / "config.json", resolved)
 
 
