@@ -73,6 +73,19 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _temp_beside(target: Path) -> Path:
+    """An empty temporary file beside ``target`` (its folder created), named to be cleaned up."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(
+            prefix=f".{target.name}{TEMP_MARK}", suffix=target.suffix, dir=target.parent
+        )
+    except OSError as err:
+        raise _write_error(target, err) from err
+    os.close(fd)
+    return Path(name)
+
+
 def atomic_write(
     path: str | os.PathLike[str],
     write: Callable[[Path], object],
@@ -103,15 +116,7 @@ def atomic_write(
             ``path`` and says the old file is unchanged.
     """
     target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(
-            prefix=f".{target.name}{TEMP_MARK}", suffix=target.suffix, dir=target.parent
-        )
-    except OSError as err:
-        raise _write_error(target, err) from err
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _temp_beside(target)
     try:
         write(tmp)
         if durable:

@@ -35,6 +35,13 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="output .onnx file (formerly --onnx)",
     )
+    _add_graph_options(parser)
+    _add_check_options(parser)
+    parser.set_defaults(run=run)
+
+
+def _add_graph_options(parser: argparse.ArgumentParser) -> None:
+    """What the ONNX graph is: opset, batch, exporter, input normalisation, BoxMOT packaging."""
     parser.add_argument(
         "--opset",
         type=int,
@@ -54,12 +61,6 @@ def register(subparsers: Any) -> None:
         help="torch.export-based exporter (default) or the legacy TorchScript tracer",
     )
     parser.add_argument(
-        "--atol",
-        type=positive_float,
-        default=1e-4,
-        help="largest difference accepted (default: 1e-4)",
-    )
-    parser.add_argument(
         "--input-norm",
         choices=("model", "imagenet"),
         help="mean/std the graph expects: the backbone's own ('model', the default) or "
@@ -72,8 +73,17 @@ def register(subparsers: Any) -> None:
         help="for BoxMOT: ImageNet input normalisation and BoxMOT's FILE.metadata.json "
         "sidecar (BoxMOT also runs a --static-batch file, in chunks of that size)",
     )
+
+
+def _add_check_options(parser: argparse.ArgumentParser) -> None:
+    """How the written file is compared with PyTorch before it replaces the old one."""
+    parser.add_argument(
+        "--atol",
+        type=positive_float,
+        default=1e-4,
+        help="largest difference accepted (default: 1e-4)",
+    )
     parser.add_argument("--no-verify", action="store_true", help="skip the onnxruntime comparison")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
