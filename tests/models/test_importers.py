@@ -129,7 +129,10 @@ def torchreid_models() -> Callable[[str], ModuleType]:
     """torchreid's model files, imported one by one (they need torch only); skips without them."""
     folder = _torchreid_models()
     if folder is None:
-        pytest.skip("torchreid's sources are not here: make pytest fetches them, or set SIAMREID_TORCHREID_SRC")
+        pytest.skip(
+            "torchreid's sources are not here: make pytest fetches them, or set "
+            "SIAMREID_TORCHREID_SRC"
+        )
 
     def load(name: str) -> ModuleType:
         spec = importlib.util.spec_from_file_location(f"_torchreid_{name}", folder / f"{name}.py")
